@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    """The SMS outbox, its backends, dispatch, inbound SMS and consent."""
+
+    name = "notifications"

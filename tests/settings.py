@@ -1,0 +1,23 @@
+"""Settings for the test suite: the real services on loopback.
+
+The defaults point at the PostgreSQL and Redis that `make test` expects on
+127.0.0.1; any of them can still be overridden from the environment.
+"""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/surveillance")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", "surveillance-tests")
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-any-deployment-000000")
+os.environ.setdefault("HTTPS_ONLY", "false")
+os.environ.setdefault("SMS_BACKEND", "locmem")
+os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
