@@ -48,7 +48,10 @@ def _check_scheduler(database_ok: bool) -> dict:
     if last_beat is None:
         return {"last_beat_at": None, "stale": True}
     age = (timezone.now() - last_beat).total_seconds()
-    return {"last_beat_at": last_beat.isoformat(), "stale": age > settings.SCHEDULER_STALE_AFTER_SECONDS}
+    return {
+        "last_beat_at": last_beat.isoformat(),
+        "stale": age > settings.SCHEDULER_STALE_AFTER_SECONDS,
+    }
 
 
 @never_cache

@@ -115,8 +115,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -220,7 +222,9 @@ SCHEDULER_STALE_AFTER_SECONDS = env_int("SCHEDULER_STALE_AFTER_SECONDS", 180)
 # --- SMS --------------------------------------------------------------------------
 SMS_BACKEND = env_str("SMS_BACKEND", "console")
 if SMS_BACKEND not in {"console", "locmem", "twilio"}:
-    raise ImproperlyConfigured(f"SMS_BACKEND must be console, locmem or twilio, not {SMS_BACKEND!r}")
+    raise ImproperlyConfigured(
+        f"SMS_BACKEND must be console, locmem or twilio, not {SMS_BACKEND!r}"
+    )
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")

@@ -14,6 +14,9 @@ class SchedulerHeartbeat(models.Model):
     beat_at = models.DateTimeField()
     worker = models.CharField(max_length=200, blank=True)
 
+    def __str__(self) -> str:
+        return f"beat at {self.beat_at:%Y-%m-%d %H:%M:%S} on {self.worker or 'unknown worker'}"
+
     @classmethod
     def record(cls, worker: str = "") -> "SchedulerHeartbeat":
         beat, _ = cls.objects.update_or_create(

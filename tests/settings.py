@@ -12,7 +12,9 @@ os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", "surveillance-tests")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-any-deployment-000000")
 os.environ.setdefault("HTTPS_ONLY", "false")
 os.environ.setdefault("SMS_BACKEND", "locmem")
-os.environ.setdefault("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
+os.environ.setdefault(
+    "VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test")
+)
 
 from config.settings import *  # noqa: E402,F403
 

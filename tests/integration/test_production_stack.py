@@ -29,9 +29,15 @@ def _free_port() -> int:
 
 
 def _production_env(database_url: str, tmp_path: Path) -> dict:
-    env = {key: value for key, value in os.environ.items() if key not in {"HTTPS_ONLY", "SMS_BACKEND"}}
-    env.update(DEPLOY_ENV, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="config.settings",
-               VAR_DIR=str(tmp_path))
+    env = {
+        key: value for key, value in os.environ.items() if key not in {"HTTPS_ONLY", "SMS_BACKEND"}
+    }
+    env.update(
+        DEPLOY_ENV,
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        VAR_DIR=str(tmp_path),
+    )
     return env
 
 
@@ -41,13 +47,31 @@ def gunicorn(tmp_path):
 
     def start(database_url: str) -> str:
         env = _production_env(database_url, tmp_path)
-        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-                       cwd=ROOT, env=env, check=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=120,
+        )
         port = _free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--timeout", "30"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--timeout",
+                "30",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         processes.append(process)
         base = f"http://127.0.0.1:{port}"
@@ -113,8 +137,11 @@ def test_it_answers_503_when_the_database_is_down(gunicorn):
 def test_it_passes_the_deployment_checklist(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=_production_env("postgres://postgres@127.0.0.1:5432/postgres", tmp_path),
-        capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=_production_env("postgres://postgres@127.0.0.1:5432/postgres", tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -124,8 +151,14 @@ def test_it_refuses_to_start_without_a_secret_key_in_a_deployment(tmp_path):
     env = _production_env("postgres://postgres@127.0.0.1:5432/postgres", tmp_path)
     del env["SECRET_KEY"]
 
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr

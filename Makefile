@@ -1,0 +1,50 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: install run test lint format lock chromium bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
+	touch $@
+
+## The embedded service: SQLite, file-system broker, console SMS, demo cohort,
+## web + Celery worker + Celery beat under one process manager (Ctrl-C stops all).
+run: export HTTPS_ONLY ?= false
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)/
+	$(BIN)/honcho start --procfile Procfile.dev --port $(PORT)
+
+## The whole suite against PostgreSQL and Redis on loopback, a real Celery
+## worker and headless Chromium.
+test: install chromium
+	$(BIN)/python -m pytest
+
+chromium:
+	scripts/ensure-chromium
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Re-pin every dependency from pyproject.toml (then commit both lock files).
+lock: install
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		--extra dev --output-file requirements-dev.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) var

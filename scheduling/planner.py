@@ -1,0 +1,241 @@
+"""Turn a tier's follow-up protocol into a plan for one person.
+
+Visits and reminders are planned differently:
+
+* Visits are materialised: there are a few dozen of them over ten years, each one is booked,
+  attended or missed individually, so every visit becomes a row with its own date and window.
+* Reminder series are not: a weekly SMS over ten years is hundreds of occurrences. A series is
+  stored as an RFC 5545 RRULE plus `next_due_at`; the due-sweep sends what is due and advances
+  `next_due_at` with `next_occurrence`.
+
+All month arithmetic is done from the anchor (treatment end + n months) rather than
+cumulatively, so a treatment ending on the 31st does not drift to the 28th after February.
+Reminder series are expanded on naive local wall-clock times and converted to UTC only at the
+end, so a 10:00 reminder stays at 10:00 local time across daylight saving changes.
+
+Planning is deterministic and never back-fills: re-planning with the same inputs gives an
+equal `Plan`, and nothing due before enrolment is planned.
+
+This module is pure (no Django) so it can be tested exhaustively.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from itertools import islice
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import rrule, rrulestr
+
+
+class VisitKind(StrEnum):
+    """Planned visit kinds. Urgent visits are created by staff, never planned."""
+
+    CLINIC = "clinic"
+    IMAGING = "imaging"
+
+
+class Frequency(StrEnum):
+    """Reminder frequencies; the values are RFC 5545 FREQ values."""
+
+    WEEKLY = "WEEKLY"
+    MONTHLY = "MONTHLY"
+
+
+@dataclass(frozen=True)
+class VisitRule:
+    """Visits due at treatment end + start_month + k * interval_months, for k = 1, 2, ...
+
+    while the month is at most end_month (None: the end of follow-up).
+    """
+
+    kind: VisitKind
+    start_month: int
+    end_month: int | None
+    interval_months: int
+    window_days: int
+
+
+@dataclass(frozen=True)
+class ReminderRule:
+    """Reminders every `interval` `frequency` from treatment end + start_month, at the local
+    reminder time, strictly before treatment end + end_month (None: the end of follow-up)."""
+
+    kind: str
+    start_month: int
+    end_month: int | None
+    frequency: Frequency
+    interval: int
+
+
+@dataclass(frozen=True)
+class TierProtocol:
+    visit_rules: tuple[VisitRule, ...]
+    reminder_rules: tuple[ReminderRule, ...]
+    follow_up_months: int = 120
+
+
+@dataclass(frozen=True)
+class PlannedVisit:
+    kind: VisitKind
+    due_date: date
+    window_start: date
+    window_end: date
+
+
+@dataclass(frozen=True)
+class PlannedSeries:
+    kind: str
+    rule: str
+    """RFC 5545 RRULE text, e.g. "FREQ=WEEKLY;INTERVAL=2;UNTIL=20300101T100000"."""
+    dtstart: datetime
+    """Naive local wall-clock time of the first occurrence."""
+    until: datetime | None
+    """Naive local wall-clock time of the last possible occurrence (inclusive, like UNTIL)."""
+    timezone: str
+    """IANA time zone the wall-clock times are in."""
+    next_due_at: datetime | None
+    """Aware UTC time of the next occurrence to send."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    visits: tuple[PlannedVisit, ...]
+    series: tuple[PlannedSeries, ...]
+
+
+def plan(
+    protocol: TierProtocol,
+    *,
+    treatment_end: date,
+    enrolled_on: date,
+    timezone: str,
+    reminder_time: time,
+    now: datetime | None = None,
+) -> Plan:
+    """Plan the visits and reminder series still ahead of a person enrolled on `enrolled_on`.
+
+    Each series' `next_due_at` is its first occurrence at or after the later of the local start
+    of the enrolment day and `now` (aware, optional); series with no such occurrence are dropped.
+    """
+    not_before = datetime.combine(enrolled_on, time.min, tzinfo=ZoneInfo(timezone))
+    if now is not None:
+        not_before = max(not_before, _require_aware(now, "now"))
+    visits = [
+        visit
+        for rule in protocol.visit_rules
+        for visit in _plan_visits(rule, treatment_end, protocol.follow_up_months)
+        if visit.due_date >= enrolled_on
+    ]
+    series = (
+        _plan_series(
+            rule, protocol.follow_up_months, treatment_end, timezone, reminder_time, not_before
+        )
+        for rule in protocol.reminder_rules
+    )
+    return Plan(
+        visits=tuple(sorted(visits, key=lambda visit: (visit.due_date, visit.kind))),
+        series=tuple(s for s in series if s is not None),
+    )
+
+
+def occurrences_after(series: PlannedSeries, after: datetime, count: int) -> list[datetime]:
+    """The next `count` occurrences of `series` strictly after `after` (aware), in UTC."""
+    after = _require_aware(after, "after")
+    later = (occurrence for occurrence in _occurrences_from(series, after) if occurrence > after)
+    return list(islice(later, count))
+
+
+def next_occurrence(series: PlannedSeries, after: datetime) -> datetime | None:
+    """The first occurrence of `series` strictly after `after` (aware), in UTC, if any."""
+    found = occurrences_after(series, after, 1)
+    return found[0] if found else None
+
+
+def _anchor(treatment_end: date, months: int) -> date:
+    return treatment_end + relativedelta(months=months)
+
+
+def _last_month(end_month: int | None, follow_up_months: int) -> int:
+    return follow_up_months if end_month is None else min(end_month, follow_up_months)
+
+
+def _plan_visits(
+    rule: VisitRule, treatment_end: date, follow_up_months: int
+) -> Iterator[PlannedVisit]:
+    window = timedelta(days=rule.window_days)
+    first_month = rule.start_month + rule.interval_months
+    last_month = _last_month(rule.end_month, follow_up_months)
+    for month in range(first_month, last_month + 1, rule.interval_months):
+        due = _anchor(treatment_end, month)
+        yield PlannedVisit(rule.kind, due, window_start=due - window, window_end=due + window)
+
+
+def _plan_series(
+    rule: ReminderRule,
+    follow_up_months: int,
+    treatment_end: date,
+    timezone: str,
+    reminder_time: time,
+    not_before: datetime,
+) -> PlannedSeries | None:
+    start = _anchor(treatment_end, rule.start_month)
+    if rule.frequency is Frequency.MONTHLY:
+        start = _monthly_start(start)
+    end = _anchor(treatment_end, _last_month(rule.end_month, follow_up_months))
+    # The series stops strictly before `end`. Occurrences fall on whole days at reminder_time,
+    # so the inclusive UNTIL is the reminder time on the day before.
+    until = datetime.combine(end - timedelta(days=1), reminder_time)
+    series = PlannedSeries(
+        kind=rule.kind,
+        rule=f"FREQ={rule.frequency};INTERVAL={rule.interval};UNTIL={until:%Y%m%dT%H%M%S}",
+        dtstart=datetime.combine(start, reminder_time),
+        until=until,
+        timezone=timezone,
+        next_due_at=None,
+    )
+    next_due_at = next(_occurrences_from(series, not_before), None)
+    return None if next_due_at is None else replace(series, next_due_at=next_due_at)
+
+
+def _monthly_start(anchor: date) -> date:
+    """The first day on or after `anchor` that a monthly series can repeat on every month.
+
+    RFC 5545 skips months that lack the start day, so a series starting on the 31st would fire
+    only seven times a year. Monthly series therefore run on day min(day, 28). A period that
+    begins on the 29th-31st starts on the next month's 28th rather than moving back, so a
+    series never fires before its period begins or on the same day as the series before it.
+    """
+    if anchor.day <= 28:
+        return anchor
+    return anchor + relativedelta(months=1, day=28)
+
+
+# Wall-clock order and UTC order can disagree by up to a DST shift (at most two hours).
+_DST_MARGIN = timedelta(days=1)
+
+
+def _occurrences_from(series: PlannedSeries, since: datetime) -> Iterator[datetime]:
+    """Occurrences of `series` at or after `since` (aware), converted to UTC."""
+    zone = ZoneInfo(series.timezone)
+    local_since = since.astimezone(zone).replace(tzinfo=None) - _DST_MARGIN
+    for local in _rrule(series).xafter(local_since, inc=True):
+        # fold=0: an ambiguous wall time is its first instance; one that a spring-forward gap
+        # skips is shifted forward by the length of the gap.
+        occurrence = local.replace(tzinfo=zone).astimezone(UTC)
+        if occurrence >= since:
+            yield occurrence
+
+
+def _rrule(series: PlannedSeries) -> rrule:
+    """Parse the series' RRULE; the `until` field is authoritative over any UNTIL in the text."""
+    parsed = rrulestr(series.rule, dtstart=series.dtstart)
+    return parsed if series.until is None else parsed.replace(until=series.until)
+
+
+def _require_aware(moment: datetime, name: str) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {moment!r}")
+    return moment

@@ -1,0 +1,39 @@
+"""Prepare the embedded demo: roles, a demo login and (once) the demo cohort."""
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+
+ROLES = ("coordinator", "clinical_lead", "admin")
+DEMO_USERNAME = "demo"
+
+
+class Command(BaseCommand):
+    help = "Create the roles and a demo login; print where to sign in."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000/")
+
+    def handle(self, *args, url, **options):
+        for role in ROLES:
+            Group.objects.get_or_create(name=role)
+        password = self._reset_demo_login()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\n  Open {url} and sign in as {DEMO_USERNAME!r} with password {password!r}\n"
+            )
+        )
+
+    def _reset_demo_login(self) -> str:
+        """A fresh random password each run: the demo never has a known password."""
+        user, _ = get_user_model().objects.get_or_create(
+            username=DEMO_USERNAME, defaults={"email": "demo@example.invalid"}
+        )
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        user.is_staff = user.is_superuser = True
+        user.save()
+        user.groups.add(Group.objects.get(name="admin"))
+        return password
