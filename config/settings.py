@@ -179,6 +179,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TierEnum": "surveillance.models.TIER_CHOICES",
+        "ReceptorEnum": "surveillance.models.RECEPTOR_CHOICES",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------
@@ -218,6 +222,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 # How long without a beat before /healthz reports the scheduler as stale.
 SCHEDULER_STALE_AFTER_SECONDS = env_int("SCHEDULER_STALE_AFTER_SECONDS", 180)
+
+# Numbers typed without a country code are read in this region (ISO 3166 code).
+PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "US")
 
 # --- SMS --------------------------------------------------------------------------
 SMS_BACKEND = env_str("SMS_BACKEND", "console")

@@ -1,0 +1,56 @@
+from rest_framework import serializers
+
+from .models import ReminderSeries, Visit
+
+
+class VisitSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(choices=Visit.State.choices, read_only=True)
+    protocol_version = serializers.IntegerField(
+        source="protocol.version", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Visit
+        fields = [
+            "id",
+            "patient",
+            "kind",
+            "due_date",
+            "window_start",
+            "window_end",
+            "status",
+            "state",
+            "booked_at",
+            "location",
+            "note",
+            "protocol_version",
+            "status_changed_at",
+            "status_changed_by",
+        ]
+        read_only_fields = fields
+
+
+class BookVisitSerializer(serializers.Serializer):
+    booked_at = serializers.DateTimeField(help_text="Appointment date and time.")
+    location = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class VisitNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True)
+
+
+class ReminderSerializer(serializers.ModelSerializer):
+    upcoming = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReminderSeries
+        fields = ["id", "kind", "rule", "dtstart", "timezone", "next_due_at", "upcoming"]
+
+    def get_upcoming(self, series: ReminderSeries) -> list[str]:
+        field = serializers.DateTimeField()
+        return [field.to_representation(moment) for moment in series.upcoming(5)]
+
+
+class ScheduleSerializer(serializers.Serializer):
+    visits = VisitSerializer(many=True)
+    reminders = ReminderSerializer(many=True)

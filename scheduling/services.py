@@ -1,0 +1,116 @@
+"""Planning and re-planning, in bulk.
+
+Re-planning compares what the protocol asks for with what is stored and
+changes only the difference, so planning twice changes nothing and row ids
+stay stable. It never touches a visit a coordinator acted on (booked,
+completed, missed), a visit whose window has already ended (a care gap stays
+visible), or a reminder series' progress (`next_due_at` advanced by the sweep).
+
+Every function takes a batch of patients and runs a fixed number of queries
+per batch, whatever its size.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from surveillance.models import Patient
+
+from . import planner
+from .models import Protocol, ReminderSeries, Visit
+
+
+def plan_for(patient: Patient, protocol: Protocol, rules, now: datetime) -> planner.Plan:
+    profile = patient.profile
+    return planner.plan(
+        rules[patient.risk_tier],
+        treatment_end=profile.treatment_end_date,
+        enrolled_on=patient.enrolled_on,
+        timezone=patient.timezone,
+        reminder_time=patient.reminder_time,
+        now=now,
+    )
+
+
+@transaction.atomic
+def replan(patients: Sequence[Patient], now: datetime | None = None) -> None:
+    """Bring the visits and reminder series of `patients` in line with the active protocol.
+
+    The patients must have a profile and a risk tier.
+    """
+    if not patients:
+        return
+    now = now or timezone.now()
+    protocol = Protocol.objects.active()
+    rules = protocol.rules_by_tier()
+    plans = {patient.pk: plan_for(patient, protocol, rules, now) for patient in patients}
+    _sync_visits(patients, plans, protocol, timezone.localdate(now))
+    _sync_series(patients, plans, protocol)
+
+
+def _sync_visits(patients, plans, protocol: Protocol, today: date) -> None:
+    """Replace the future planned visits that no longer match the plan."""
+    stored = defaultdict(list)
+    for visit in Visit.objects.filter(patient__in=patients).exclude(status=Visit.Status.CANCELLED):
+        stored[visit.patient_id].append(visit)
+    stale, fresh = [], []
+    for patient in patients:
+        replaceable, fixed = _split(stored[patient.pk], today)
+        wanted = {
+            (v.kind.value, v.due_date): v
+            for v in plans[patient.pk].visits
+            if v.window_end >= today and not _covered(v, fixed)
+        }
+        stale += [v.pk for v in replaceable if (v.kind, v.due_date) not in wanted]
+        kept = {(v.kind, v.due_date) for v in replaceable}
+        fresh += [
+            Visit(
+                patient=patient,
+                protocol=protocol,
+                kind=v.kind.value,
+                due_date=v.due_date,
+                window_start=v.window_start,
+                window_end=v.window_end,
+            )
+            for key, v in wanted.items()
+            if key not in kept
+        ]
+    Visit.objects.filter(pk__in=stale).delete()
+    Visit.objects.bulk_create(fresh)
+
+
+def _split(visits: list[Visit], today: date) -> tuple[list[Visit], list[Visit]]:
+    """Planned visits still ahead may be replaced; every other visit is fixed."""
+    replaceable = [v for v in visits if v.status == Visit.Status.PLANNED and v.window_end >= today]
+    fixed = [v for v in visits if v not in replaceable]
+    return replaceable, fixed
+
+
+def _covered(wanted: planner.PlannedVisit, fixed: list[Visit]) -> bool:
+    """A visit of the same kind that was acted on already serves this window."""
+    return any(
+        visit.kind == wanted.kind
+        and visit.window_start <= wanted.window_end
+        and wanted.window_start <= visit.window_end
+        for visit in fixed
+    )
+
+
+def _sync_series(patients, plans, protocol: Protocol) -> None:
+    """Keep series the plan still has; deactivate the others; add the new ones."""
+    stored = defaultdict(dict)
+    for series in ReminderSeries.objects.filter(patient__in=patients, is_active=True):
+        stored[series.patient_id][series.identity()] = series
+    retired, fresh = [], []
+    for patient in patients:
+        wanted = {}
+        for planned in plans[patient.pk].series:
+            candidate = ReminderSeries.from_plan(patient, protocol, planned)
+            wanted[candidate.identity()] = candidate
+        retired += [s.pk for key, s in stored[patient.pk].items() if key not in wanted]
+        fresh += [s for key, s in wanted.items() if key not in stored[patient.pk]]
+    ReminderSeries.objects.filter(pk__in=retired).update(is_active=False, next_due_at=None)
+    ReminderSeries.objects.bulk_create(fresh)

@@ -1,0 +1,27 @@
+"""Who sees what: cohort membership decides, for every path into the data.
+
+A record outside the user's cohorts is simply not in their querysets, so the
+API answers 404 for it and never confirms that it exists.
+"""
+
+from django.db.models import Q, QuerySet
+
+from .models import Cohort, Patient
+
+ADMIN_GROUP = "admin"
+
+
+def is_admin(user) -> bool:
+    return user.is_superuser or user.groups.filter(name=ADMIN_GROUP).exists()
+
+
+def cohorts_for(user) -> QuerySet[Cohort]:
+    if not user.is_authenticated:
+        return Cohort.objects.none()
+    if is_admin(user):
+        return Cohort.objects.all()
+    return Cohort.objects.filter(Q(coordinators=user) | Q(clinical_leads=user)).distinct()
+
+
+def patients_for(user) -> QuerySet[Patient]:
+    return Patient.objects.filter(cohort__in=cohorts_for(user))

@@ -1,0 +1,175 @@
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from notifications.phones import to_e164
+
+from . import services
+from .access import cohorts_for
+from .models import Cohort, ConsentSource, Patient, RiskAssessment, TumourProfile
+from .validators import validate_time_zone
+
+
+def _django_validator(validate, value):
+    """Run a Django validator and report its message as a DRF field error."""
+    try:
+        return validate(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from exc
+
+
+class CohortSerializer(serializers.ModelSerializer):
+    coordinators = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=get_user_model().objects.all()
+    )
+    clinical_leads = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=get_user_model().objects.all()
+    )
+
+    class Meta:
+        model = Cohort
+        fields = ["id", "name", "site", "coordinators", "clinical_leads", "is_active", "created_on"]
+        read_only_fields = ["created_on"]
+
+
+class TumourProfileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TumourProfile
+        fields = [
+            "er",
+            "pr",
+            "her2",
+            "histology",
+            "stage",
+            "surgery_date",
+            "surgery_site",
+            "treatment_end_date",
+            "prior_recurrence",
+        ]
+
+    def validate(self, attrs):
+        surgery = attrs.get("surgery_date", getattr(self.instance, "surgery_date", None))
+        treatment_end = attrs.get(
+            "treatment_end_date", getattr(self.instance, "treatment_end_date", None)
+        )
+        if surgery and treatment_end and treatment_end < surgery:
+            raise serializers.ValidationError(
+                {"treatment_end_date": "Primary treatment cannot end before surgery."}
+            )
+        return attrs
+
+
+class CohortField(serializers.PrimaryKeyRelatedField):
+    """Only the cohorts the requesting user belongs to can be chosen."""
+
+    def get_queryset(self):
+        return cohorts_for(self.context["request"].user)
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    cohort = CohortField()
+    profile = TumourProfileSerializer()
+    phone = serializers.CharField(max_length=32, help_text="Mobile number; stored as E.164.")
+    reminder_time = serializers.TimeField(format="%H:%M", required=False)
+    sms_consent_source = serializers.ChoiceField(
+        choices=ConsentSource.choices, required=False, allow_blank=True
+    )
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "cohort",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "mrn",
+            "phone",
+            "timezone",
+            "language",
+            "reminder_time",
+            "sms_consent",
+            "sms_consent_at",
+            "sms_consent_source",
+            "enrolled_on",
+            "risk_tier",
+            "is_active",
+            "profile",
+            "created_on",
+            "modified_on",
+        ]
+        read_only_fields = ["sms_consent_at", "risk_tier", "created_on", "modified_on"]
+        # MRN uniqueness per site is checked in validate(): the site comes from the cohort.
+        validators = []
+
+    def validate_phone(self, value):
+        return _django_validator(to_e164, value)
+
+    def validate_timezone(self, value):
+        _django_validator(validate_time_zone, value)
+        return value
+
+    def validate_date_of_birth(self, value):
+        if value >= timezone.localdate():
+            raise serializers.ValidationError("Date of birth must be in the past.")
+        return value
+
+    def validate(self, attrs):
+        cohort = attrs.get("cohort", getattr(self.instance, "cohort", None))
+        mrn = attrs.get("mrn", getattr(self.instance, "mrn", None))
+        others = Patient.objects.filter(site=cohort.site, mrn=mrn)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError({"mrn": "This MRN is already enrolled at this site."})
+        self._validate_dates(attrs)
+        return attrs
+
+    def _validate_dates(self, attrs):
+        born = attrs.get("date_of_birth", getattr(self.instance, "date_of_birth", None))
+        profile = attrs.get("profile", {})
+        for name in ("surgery_date", "treatment_end_date"):
+            if profile.get(name) and born and profile[name] <= born:
+                raise serializers.ValidationError(
+                    {"profile": {name: "This date is before the date of birth."}}
+                )
+
+    @staticmethod
+    def _record_consent(patient: Patient, previous: bool, source: str) -> None:
+        if patient.sms_consent and not previous:
+            patient.sms_consent_at = timezone.now()
+            patient.sms_consent_source = source or ConsentSource.STAFF
+        elif not patient.sms_consent and previous:
+            patient.sms_consent_at, patient.sms_consent_source = None, ""
+
+    @transaction.atomic
+    def create(self, validated_data):
+        profile = TumourProfile(**validated_data.pop("profile"))
+        source = validated_data.pop("sms_consent_source", "")
+        patient = Patient(**validated_data)
+        self._record_consent(patient, previous=False, source=source)
+        services.enrol([patient], [profile], by=self.context["request"].user)
+        return patient
+
+    @transaction.atomic
+    def update(self, patient, validated_data):
+        profile_data = validated_data.pop("profile", {})
+        source = validated_data.pop("sms_consent_source", "")
+        previous_consent = patient.sms_consent
+        for name, value in validated_data.items():
+            setattr(patient, name, value)
+        self._record_consent(patient, previous=previous_consent, source=source)
+        patient.save()
+        for name, value in profile_data.items():
+            setattr(patient.profile, name, value)
+        patient.profile.save()
+        services.reassess_and_replan([patient], by=self.context["request"].user)
+        return patient
+
+
+class RiskAssessmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RiskAssessment
+        fields = ["tier", "reasons", "rule_version", "assessed_at", "assessed_by"]

@@ -1,0 +1,83 @@
+"""Test data builders. Patients are enrolled through the real service, so
+every factory-built patient is assessed and planned like a real one."""
+
+from datetime import date, time
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from surveillance import services
+from surveillance.models import Cohort, Patient, TumourProfile
+
+# Receptor status by risk tier (ER, PR, HER2, prior recurrence).
+PROFILES = {
+    "standard": {"er": "positive", "pr": "positive", "her2": "negative"},
+    "high": {"er": "negative", "pr": "negative", "her2": "positive"},
+    "triple_negative": {"er": "negative", "pr": "negative", "her2": "negative"},
+    "very_high": {"er": "positive", "pr": "positive", "her2": "negative", "prior_recurrence": True},
+}
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.invalid")
+
+    @factory.post_generation
+    def role(user, create, extracted, **kwargs):
+        if extracted:
+            user.groups.add(Group.objects.get_or_create(name=extracted)[0])
+
+
+class CohortFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cohort
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Cohort {n}")
+    site = "General Hospital"
+
+    @factory.post_generation
+    def coordinators(cohort, create, extracted, **kwargs):
+        cohort.coordinators.add(*(extracted or []))
+
+    @factory.post_generation
+    def clinical_leads(cohort, create, extracted, **kwargs):
+        cohort.clinical_leads.add(*(extracted or []))
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    """`PatientFactory(tier="high", treatment_end_date=...)` enrols a planned patient."""
+
+    class Meta:
+        model = Patient
+
+    cohort = factory.SubFactory(CohortFactory)
+    first_name = factory.Sequence(lambda n: f"Test{n}")
+    last_name = "Patient"
+    date_of_birth = date(1970, 5, 17)
+    mrn = factory.Sequence(lambda n: f"MRN{n:06d}")
+    phone = factory.Sequence(lambda n: f"+1201555{n % 100 + 100:04d}")  # fictional 555-01xx
+    timezone = "America/New_York"
+    language = "en"
+    reminder_time = time(10, 0)
+    sms_consent = True
+    enrolled_on = date(2026, 2, 1)
+    # Tumour profile, popped in _create:
+    tier = "standard"
+    treatment_end_date = date(2026, 1, 15)
+    histology = "ductal"
+
+    @classmethod
+    def _create(cls, model_class, *args, tier, treatment_end_date, histology, **kwargs):
+        patient = model_class(*args, **kwargs)
+        profile = TumourProfile(
+            treatment_end_date=treatment_end_date, histology=histology, **PROFILES[tier]
+        )
+        services.enrol([patient], [profile])
+        return patient
