@@ -1,6 +1,100 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
 
-from .models import SchedulerHeartbeat
+from surveillance.access import patients_for
+
+from .models import (
+    Protocol,
+    ProtocolReminderRule,
+    ProtocolVisitRule,
+    ReminderSeries,
+    SchedulerHeartbeat,
+    Visit,
+)
+from .tasks import replan_everyone
+
+
+class DraftOnlyInline(admin.TabularInline):
+    """Rules of a draft are editable; an active or retired version is frozen."""
+
+    extra = 0
+
+    def _editable(self, obj) -> bool:
+        return obj is None or obj.is_editable
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+class VisitRuleInline(DraftOnlyInline):
+    model = ProtocolVisitRule
+
+
+class ReminderRuleInline(DraftOnlyInline):
+    model = ProtocolReminderRule
+
+
+@admin.register(Protocol)
+class ProtocolAdmin(admin.ModelAdmin):
+    list_display = ("name", "version", "status", "activated_on", "created_by")
+    list_filter = ("status",)
+    readonly_fields = ("version", "status", "activated_on", "created_on", "created_by")
+    inlines = [VisitRuleInline, ReminderRuleInline]
+    actions = ["make_draft", "activate"]
+
+    def has_change_permission(self, request, obj=None):
+        return (obj is None or obj.is_editable) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return (obj is None or obj.is_editable) and super().has_delete_permission(request, obj)
+
+    @admin.action(description="Copy into a new draft version")
+    def make_draft(self, request, queryset):
+        for protocol in queryset:
+            draft = protocol.new_draft(by=request.user)
+            self.message_user(request, f"Created draft version {draft.version}.")
+
+    @admin.action(description="Activate the draft and re-plan every patient")
+    def activate(self, request, queryset):
+        if queryset.count() != 1 or not queryset.get().is_editable:
+            self.message_user(request, "Choose exactly one draft.", level=messages.ERROR)
+            return
+        with transaction.atomic():
+            protocol = queryset.get()
+            protocol.activate()
+            transaction.on_commit(replan_everyone.delay)
+        self.message_user(request, f"Version {protocol.version} is active; re-planning started.")
+
+
+@admin.register(Visit)
+class VisitAdmin(admin.ModelAdmin):
+    list_display = ("patient", "kind", "due_date", "window_end", "status", "booked_at")
+    list_filter = ("status", "kind", "patient__cohort")
+    date_hierarchy = "due_date"
+    raw_id_fields = ("patient",)
+    readonly_fields = ("protocol", "status_changed_at", "status_changed_by")
+
+    def get_queryset(self, request):
+        return Visit.objects.filter(patient__in=patients_for(request.user)).select_related(
+            "patient"
+        )
+
+
+@admin.register(ReminderSeries)
+class ReminderSeriesAdmin(admin.ModelAdmin):
+    list_display = ("patient", "kind", "rule", "next_due_at", "is_active")
+    list_filter = ("is_active", "kind")
+    readonly_fields = ("patient", "protocol", "kind", "rule", "dtstart", "timezone")
+    raw_id_fields = ("patient",)
+
+    def get_queryset(self, request):
+        return ReminderSeries.objects.filter(patient__in=patients_for(request.user))
 
 
 @admin.register(SchedulerHeartbeat)

@@ -56,16 +56,18 @@ def _sync_visits(patients, plans, protocol: Protocol, today: date) -> None:
     stored = defaultdict(list)
     for visit in Visit.objects.filter(patient__in=patients).exclude(status=Visit.Status.CANCELLED):
         stored[visit.patient_id].append(visit)
-    stale, fresh = [], []
+    stale, fresh, repointed = [], [], []
     for patient in patients:
         replaceable, fixed = _split(stored[patient.pk], today)
         wanted = {
-            (v.kind.value, v.due_date): v
+            _visit_key(v): v
             for v in plans[patient.pk].visits
             if v.window_end >= today and not _covered(v, fixed)
         }
-        stale += [v.pk for v in replaceable if (v.kind, v.due_date) not in wanted]
-        kept = {(v.kind, v.due_date) for v in replaceable}
+        stale += [v.pk for v in replaceable if _visit_key(v) not in wanted]
+        kept = [v for v in replaceable if _visit_key(v) in wanted]
+        repointed += [v for v in kept if v.protocol_id != protocol.pk]
+        kept_keys = {_visit_key(v) for v in kept}
         fresh += [
             Visit(
                 patient=patient,
@@ -76,10 +78,21 @@ def _sync_visits(patients, plans, protocol: Protocol, today: date) -> None:
                 window_end=v.window_end,
             )
             for key, v in wanted.items()
-            if key not in kept
+            if key not in kept_keys
         ]
     Visit.objects.filter(pk__in=stale).delete()
     Visit.objects.bulk_create(fresh)
+    _repoint(repointed, protocol)
+
+
+def _visit_key(visit) -> tuple:
+    return (str(visit.kind), visit.due_date, visit.window_start, visit.window_end)
+
+
+def _repoint(rows, protocol: Protocol) -> None:
+    """A kept row the new version also asks for is now planned from that version."""
+    if rows:
+        type(rows[0]).objects.filter(pk__in=[row.pk for row in rows]).update(protocol=protocol)
 
 
 def _split(visits: list[Visit], today: date) -> tuple[list[Visit], list[Visit]]:
@@ -104,13 +117,18 @@ def _sync_series(patients, plans, protocol: Protocol) -> None:
     stored = defaultdict(dict)
     for series in ReminderSeries.objects.filter(patient__in=patients, is_active=True):
         stored[series.patient_id][series.identity()] = series
-    retired, fresh = [], []
+    retired, fresh, repointed = [], [], []
     for patient in patients:
         wanted = {}
         for planned in plans[patient.pk].series:
             candidate = ReminderSeries.from_plan(patient, protocol, planned)
             wanted[candidate.identity()] = candidate
-        retired += [s.pk for key, s in stored[patient.pk].items() if key not in wanted]
+        for key, series in stored[patient.pk].items():
+            if key not in wanted:
+                retired.append(series.pk)
+            elif series.protocol_id != protocol.pk:
+                repointed.append(series)
         fresh += [s for key, s in wanted.items() if key not in stored[patient.pk]]
     ReminderSeries.objects.filter(pk__in=retired).update(is_active=False, next_due_at=None)
     ReminderSeries.objects.bulk_create(fresh)
+    _repoint(repointed, protocol)

@@ -1,0 +1,154 @@
+from datetime import date, datetime, time
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from scheduling import services
+from scheduling.models import Protocol, ReminderSeries, Visit
+from scheduling.tasks import replan_everyone
+from surveillance.services import reassess_and_replan
+from tests.factories import PatientFactory
+
+pytestmark = [pytest.mark.django_db]
+
+
+def snapshot(patient):
+    visits = list(patient.visits.values_list("id", "kind", "due_date", "status").order_by("id"))
+    series = list(
+        patient.reminder_series.values_list("id", "rule", "next_due_at", "is_active").order_by("id")
+    )
+    return visits, series
+
+
+@time_machine.travel("2026-06-01 12:00Z")
+def test_it_changes_nothing_when_planning_twice():
+    patient = PatientFactory(tier="high")
+    before = snapshot(patient)
+
+    services.replan([patient])
+    services.replan([patient])
+
+    assert snapshot(patient) == before
+
+
+@time_machine.travel("2026-06-01 12:00Z")
+def test_it_never_touches_visits_a_coordinator_acted_on():
+    patient = PatientFactory(
+        tier="standard", treatment_end_date=date(2026, 1, 15), enrolled_on=date(2026, 1, 20)
+    )
+    booked = patient.visits.filter(kind="clinic").order_by("due_date").first()
+    booked.book(timezone.now() + timezone.timedelta(days=40), "Clinic 3")
+    patient.profile.her2 = "positive"
+    patient.profile.save()
+
+    reassess_and_replan([patient])
+
+    booked.refresh_from_db()
+    assert booked.status == "booked"
+    clinic = patient.visits.filter(kind="clinic").order_by("due_date")
+    # Nothing duplicates the booked visit's window; the 3-monthly cadence follows it.
+    assert [v.due_date for v in clinic[:4]] == [
+        date(2026, 7, 15),
+        date(2026, 10, 15),
+        date(2027, 1, 15),
+        date(2027, 4, 15),
+    ]
+    assert clinic.first().pk == booked.pk
+
+
+def test_it_keeps_overdue_planned_visits_as_visible_care_gaps():
+    with time_machine.travel("2025-06-02 12:00Z"):
+        patient = PatientFactory(
+            tier="standard", treatment_end_date=date(2025, 6, 1), enrolled_on=date(2025, 6, 2)
+        )
+    overdue = patient.visits.get(kind="clinic", due_date=date(2025, 12, 1))
+    patient.profile.her2 = "positive"
+    patient.profile.save()
+
+    with time_machine.travel("2026-06-01 12:00Z"):
+        reassess_and_replan([patient])
+
+    assert Visit.objects.get(pk=overdue.pk).state_on(date(2026, 6, 1)) == "overdue"
+
+
+@time_machine.travel("2026-06-01 12:00Z")
+def test_it_keeps_series_progress_and_retires_replaced_series():
+    patient = PatientFactory(tier="standard", treatment_end_date=date(2026, 1, 15))
+    monthly = patient.reminder_series.filter(is_active=True).order_by("dtstart").first()
+    advanced = monthly.next_due_at + timezone.timedelta(days=31)
+    ReminderSeries.objects.filter(pk=monthly.pk).update(next_due_at=advanced)
+
+    services.replan([patient])
+    assert ReminderSeries.objects.get(pk=monthly.pk).next_due_at == advanced
+
+    patient.profile.her2 = "positive"
+    patient.profile.save()
+    reassess_and_replan([patient])
+
+    monthly.refresh_from_db()
+    assert (monthly.is_active, monthly.next_due_at) == (False, None)
+    active = patient.reminder_series.filter(is_active=True).order_by("dtstart").first()
+    assert active.rule.startswith("FREQ=WEEKLY;INTERVAL=2")
+
+
+@time_machine.travel("2026-06-01 12:00Z")
+def test_it_moves_reminders_when_the_preferred_time_changes():
+    patient = PatientFactory(tier="high", timezone="Europe/Madrid")
+    patient.reminder_time = time(18, 15)
+    patient.save()
+
+    services.replan([patient])
+
+    series = patient.reminder_series.get(
+        is_active=True, next_due_at__isnull=False, rule__startswith="FREQ=WEEKLY"
+    )
+    local = series.next_due_at.astimezone(timezone.zoneinfo.ZoneInfo("Europe/Madrid"))
+    assert local.time() == time(18, 15)
+
+
+def test_it_plans_a_batch_in_a_constant_number_of_queries():
+    patients = PatientFactory.create_batch(3, tier="high") + PatientFactory.create_batch(
+        3, tier="standard"
+    )
+    for patient in patients:
+        patient.reminder_time = time(9, 0)
+
+    with CaptureQueriesContext(connection) as few:
+        services.replan(patients[:2])
+    with CaptureQueriesContext(connection) as many:
+        services.replan(patients)
+
+    assert len(many) == len(few)
+
+
+def test_it_keeps_plans_on_the_version_they_were_built_from():
+    patient = PatientFactory(tier="high")
+    version_1 = Protocol.objects.active()
+    draft = version_1.new_draft()
+    draft.visit_rules.filter(tier="high", kind="clinic", start_month=0).update(interval_months=4)
+
+    draft.activate()
+
+    version_1.refresh_from_db()
+    assert version_1.status == "retired"
+    assert set(patient.visits.values_list("protocol__version", flat=True)) == {1}
+    assert Protocol.objects.active() == draft
+
+
+@time_machine.travel("2026-06-01 12:00Z")
+def test_it_replans_everyone_on_a_new_protocol_version():
+    patient = PatientFactory(
+        tier="high", treatment_end_date=date(2026, 1, 15), enrolled_on=date(2026, 1, 20)
+    )
+    draft = Protocol.objects.active().new_draft()
+    draft.visit_rules.filter(tier="high", kind="clinic", start_month=0).update(interval_months=4)
+    draft.activate()
+
+    assert replan_everyone() == {"replanned": 1}
+
+    future = patient.visits.filter(kind="clinic", due_date__gte=date(2026, 6, 1))
+    assert future.first().due_date == date(2026, 9, 15)
+    assert set(future.values_list("protocol__version", flat=True)) == {draft.version}
