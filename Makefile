@@ -21,7 +21,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)/
-	$(BIN)/honcho start --procfile Procfile.dev --port $(PORT)
+	$(BIN)/honcho start --procfile Procfile.dev --env /dev/null --port $(PORT)
 
 ## The whole suite against PostgreSQL and Redis on loopback, a real Celery
 ## worker and headless Chromium.

@@ -8,16 +8,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from surveillance import services
+from surveillance.demo import PROFILES
 from surveillance.models import Cohort, Patient, TumourProfile
-
-# Receptor status by risk tier (ER, PR, HER2, prior recurrence).
-PROFILES = {
-    "standard": {"er": "positive", "pr": "positive", "her2": "negative"},
-    "high": {"er": "negative", "pr": "negative", "her2": "positive"},
-    "triple_negative": {"er": "negative", "pr": "negative", "her2": "negative"},
-    "very_high": {"er": "positive", "pr": "positive", "her2": "negative", "prior_recurrence": True},
-}
-
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:

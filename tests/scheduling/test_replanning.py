@@ -1,4 +1,4 @@
-from datetime import date, datetime, time
+from datetime import date, time
 
 import pytest
 import time_machine

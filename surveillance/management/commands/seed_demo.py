@@ -6,12 +6,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
+from surveillance.demo import create_demo_cohort
+
 ROLES = ("coordinator", "clinical_lead", "admin")
 DEMO_USERNAME = "demo"
 
 
 class Command(BaseCommand):
-    help = "Create the roles and a demo login; print where to sign in."
+    help = "Create the roles, a demo login and the demo cohort; print where to sign in."
 
     def add_arguments(self, parser):
         parser.add_argument("--url", default="http://127.0.0.1:8000/")
@@ -20,6 +22,10 @@ class Command(BaseCommand):
         for role in ROLES:
             Group.objects.get_or_create(name=role)
         password = self._reset_demo_login()
+        user = get_user_model().objects.get(username=DEMO_USERNAME)
+        cohort = create_demo_cohort(user)
+        if cohort is not None:
+            self.stdout.write(f"Enrolled {cohort.patients.count()} synthetic patients in {cohort}.")
         self.stdout.write(
             self.style.SUCCESS(
                 f"\n  Open {url} and sign in as {DEMO_USERNAME!r} with password {password!r}\n"

@@ -1,0 +1,71 @@
+"""A synthetic demo cohort: fake people, fictional 555-01xx numbers, every tier."""
+
+import random
+from datetime import date, time
+
+from dateutil.relativedelta import relativedelta
+from django.db import transaction
+from django.utils import timezone
+
+from . import services
+from .models import Cohort, ConsentSource, Patient, TumourProfile
+
+DEMO_COHORT = "Demo follow-up cohort"
+DEMO_SITE = "Demo General Hospital"
+
+# Receptor status and history that put a profile in each risk tier.
+PROFILES = {
+    "standard": {"er": "positive", "pr": "positive", "her2": "negative"},
+    "high": {"er": "negative", "pr": "negative", "her2": "positive"},
+    "triple_negative": {"er": "negative", "pr": "negative", "her2": "negative"},
+    "unknown_receptors": {"er": "positive", "pr": "unknown", "her2": "unknown"},
+    "very_high": {"er": "positive", "pr": "positive", "her2": "negative",
+                  "prior_recurrence": True},
+    "inflammatory": {"er": "negative", "pr": "negative", "her2": "positive",
+                     "histology": "inflammatory"},
+}
+FIRST_NAMES = ["Alex", "Brook", "Casey", "Dana", "Eden", "Frankie", "Gale", "Harper", "Indy",
+               "Jules", "Kit", "Lane"]
+TIME_ZONES = ["America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/Madrid"]
+
+
+def _demo_patient(cohort: Cohort, number: int, rng: random.Random) -> Patient:
+    return Patient(
+        cohort=cohort,
+        first_name=FIRST_NAMES[number % len(FIRST_NAMES)],
+        last_name=f"Demo-{number:02d}",
+        date_of_birth=date(1950 + rng.randrange(40), rng.randrange(1, 13), rng.randrange(1, 29)),
+        mrn=f"DEMO-{number:04d}",
+        phone=f"+1201555{100 + number:04d}",
+        timezone=TIME_ZONES[number % len(TIME_ZONES)],
+        language="es" if number % 5 == 0 else "en",
+        reminder_time=time(10, 0),
+        sms_consent=True,
+        sms_consent_at=timezone.now(),
+        sms_consent_source=ConsentSource.WRITTEN,
+    )
+
+
+def _demo_profile(kind: str, rng: random.Random) -> TumourProfile:
+    treatment_end = timezone.localdate() - relativedelta(months=rng.randrange(1, 84))
+    return TumourProfile(
+        treatment_end_date=treatment_end,
+        surgery_date=treatment_end - relativedelta(months=6),
+        stage=rng.choice(["I", "II", "III"]),
+        **{"histology": "ductal", **PROFILES[kind]},
+    )
+
+
+@transaction.atomic
+def create_demo_cohort(coordinator, size: int = 36, seed: int = 2026) -> Cohort | None:
+    """Create the demo cohort once; returns None when it already exists."""
+    cohort, created = Cohort.objects.get_or_create(name=DEMO_COHORT, site=DEMO_SITE)
+    cohort.coordinators.add(coordinator)
+    if not created:
+        return None
+    rng = random.Random(seed)
+    kinds = list(PROFILES)
+    patients = [_demo_patient(cohort, n, rng) for n in range(size)]
+    profiles = [_demo_profile(kinds[n % len(kinds)], rng) for n in range(size)]
+    services.enrol(patients, profiles, by=coordinator)
+    return cohort
