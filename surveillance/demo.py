@@ -19,13 +19,28 @@ PROFILES = {
     "high": {"er": "negative", "pr": "negative", "her2": "positive"},
     "triple_negative": {"er": "negative", "pr": "negative", "her2": "negative"},
     "unknown_receptors": {"er": "positive", "pr": "unknown", "her2": "unknown"},
-    "very_high": {"er": "positive", "pr": "positive", "her2": "negative",
-                  "prior_recurrence": True},
-    "inflammatory": {"er": "negative", "pr": "negative", "her2": "positive",
-                     "histology": "inflammatory"},
+    "very_high": {"er": "positive", "pr": "positive", "her2": "negative", "prior_recurrence": True},
+    "inflammatory": {
+        "er": "negative",
+        "pr": "negative",
+        "her2": "positive",
+        "histology": "inflammatory",
+    },
 }
-FIRST_NAMES = ["Alex", "Brook", "Casey", "Dana", "Eden", "Frankie", "Gale", "Harper", "Indy",
-               "Jules", "Kit", "Lane"]
+FIRST_NAMES = [
+    "Alex",
+    "Brook",
+    "Casey",
+    "Dana",
+    "Eden",
+    "Frankie",
+    "Gale",
+    "Harper",
+    "Indy",
+    "Jules",
+    "Kit",
+    "Lane",
+]
 TIME_ZONES = ["America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/Madrid"]
 
 

@@ -1,6 +1,6 @@
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -10,6 +10,8 @@ from . import services
 from .access import cohorts_for
 from .models import Cohort, ConsentSource, Patient, RiskAssessment, TumourProfile
 from .validators import validate_time_zone
+
+MRN_TAKEN = "This MRN is already enrolled at this site."
 
 
 def _django_validator(validate, value):
@@ -119,13 +121,16 @@ class PatientSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         cohort = attrs.get("cohort", getattr(self.instance, "cohort", None))
         mrn = attrs.get("mrn", getattr(self.instance, "mrn", None))
-        others = Patient.objects.filter(site=cohort.site, mrn=mrn)
-        if self.instance is not None:
-            others = others.exclude(pk=self.instance.pk)
-        if others.exists():
-            raise serializers.ValidationError({"mrn": "This MRN is already enrolled at this site."})
+        if self.mrn_taken(cohort.site, mrn):
+            raise serializers.ValidationError({"mrn": MRN_TAKEN})
         self._validate_dates(attrs)
         return attrs
+
+    def mrn_taken(self, site: str, mrn: str) -> bool:
+        others = Patient.objects.filter(site=site, mrn=mrn)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        return others.exists()
 
     def _validate_dates(self, attrs):
         born = attrs.get("date_of_birth", getattr(self.instance, "date_of_birth", None))
@@ -150,7 +155,12 @@ class PatientSerializer(serializers.ModelSerializer):
         source = validated_data.pop("sms_consent_source", "")
         patient = Patient(**validated_data)
         self._record_consent(patient, previous=False, source=source)
-        services.enrol([patient], [profile], by=self.context["request"].user)
+        try:
+            with transaction.atomic():
+                services.enrol([patient], [profile], by=self.context["request"].user)
+        except IntegrityError as exc:
+            # Another request enrolled the same MRN between validate() and here.
+            raise serializers.ValidationError({"mrn": MRN_TAKEN}) from exc
         return patient
 
     @transaction.atomic

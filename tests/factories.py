@@ -11,6 +11,7 @@ from surveillance import services
 from surveillance.demo import PROFILES
 from surveillance.models import Cohort, Patient, TumourProfile
 
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()

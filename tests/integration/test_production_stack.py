@@ -28,10 +28,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Test-only relaxations that a deployment never has.
+TEST_ONLY_VARIABLES = {"HTTPS_ONLY", "SMS_BACKEND", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
 def _production_env(database_url: str, tmp_path: Path) -> dict:
-    env = {
-        key: value for key, value in os.environ.items() if key not in {"HTTPS_ONLY", "SMS_BACKEND"}
-    }
+    env = {key: value for key, value in os.environ.items() if key not in TEST_ONLY_VARIABLES}
     env.update(
         DEPLOY_ENV,
         DATABASE_URL=database_url,

@@ -3,6 +3,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from surveillance.models import Patient
 
@@ -30,6 +31,8 @@ def test_it_prints_a_working_login():
     output = run_seed()
 
     password = output.split("with password ")[1].strip().strip("'")
-    user = authenticate(username="demo", password=password)
+    user = authenticate(
+        RequestFactory().post("/accounts/login/"), username="demo", password=password
+    )
     assert user is not None
     assert user.coordinated_cohorts.exists()

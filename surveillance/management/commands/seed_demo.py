@@ -7,8 +7,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from surveillance.demo import create_demo_cohort
+from surveillance.roles import ADMIN, sync_roles
 
-ROLES = ("coordinator", "clinical_lead", "admin")
 DEMO_USERNAME = "demo"
 
 
@@ -19,8 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="http://127.0.0.1:8000/")
 
     def handle(self, *args, url, **options):
-        for role in ROLES:
-            Group.objects.get_or_create(name=role)
+        sync_roles()
         password = self._reset_demo_login()
         user = get_user_model().objects.get(username=DEMO_USERNAME)
         cohort = create_demo_cohort(user)
@@ -41,5 +40,5 @@ class Command(BaseCommand):
         user.set_password(password)
         user.is_staff = user.is_superuser = True
         user.save()
-        user.groups.add(Group.objects.get(name="admin"))
+        user.groups.add(Group.objects.get(name=ADMIN))
         return password

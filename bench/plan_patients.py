@@ -1,0 +1,352 @@
+"""Benchmark: enrol and plan N synthetic patients on PostgreSQL, then re-plan a batch.
+
+Run by hand (this is not a test, and it asserts nothing about timing):
+
+    .venv/bin/python bench/plan_patients.py --patients 2000
+
+It creates a throwaway database (default `surveillance_bench`) on the server named by
+--admin-url, migrates it, enrols the patients batch by batch through
+`surveillance.services.enrol` (each call is its own transaction), counts the queries of
+every batch, then re-plans one already planned batch, which should write nothing. The
+database is dropped at the end unless --keep. See bench/README.md for what it prints.
+"""
+
+import argparse
+import os
+import platform
+import random
+import resource
+import sys
+import time
+from collections import Counter
+from datetime import date, timedelta
+from datetime import time as clock
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+SECRET_KEY = "bench-only-secret-key-not-for-any-deployment-0000000000"
+
+# Share of each profile in the synthetic cohort; keys are surveillance.demo.PROFILES keys.
+MIX = {"standard": 0.55, "high": 0.20, "triple_negative": 0.15, "very_high": 0.10}
+TIME_ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Europe/Madrid",
+    "Europe/London",
+    "Australia/Sydney",
+)
+REMINDER_TIMES = (clock(9, 0), clock(10, 0), clock(12, 30), clock(18, 0))
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--patients", type=int, default=100_000, help="default: 100000")
+    parser.add_argument("--batch-size", type=int, default=1_000, help="default: 1000")
+    parser.add_argument(
+        "--replan-size", type=int, default=1_000, help="patients re-planned (default: 1000)"
+    )
+    parser.add_argument("--database", default="surveillance_bench", help="throwaway database")
+    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"default: {ADMIN_URL}")
+    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="drop the database first if it already exists (e.g. after --keep)",
+    )
+    parser.add_argument("--seed", type=int, default=20260201, help="random seed")
+    args = parser.parse_args()
+    if args.patients < 1 or args.batch_size < 1 or args.replan_size < 0:
+        parser.error("--patients and --batch-size must be positive, --replan-size not negative")
+    return args
+
+
+# --- The throwaway database -------------------------------------------------------------
+
+
+def database_url(admin_url: str, name: str) -> str:
+    parts = urlsplit(admin_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def create_database(admin_url: str, name: str, replace: bool) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and not replace:
+            sys.exit(f"Database {name!r} already exists: pass --replace to drop it first.")
+        if exists:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        conn.execute(statement.format(sql.Identifier(name)))
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ["SECRET_KEY"] = SECRET_KEY
+    os.environ["HTTPS_ONLY"] = "false"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+
+
+# --- Measuring ---------------------------------------------------------------------------
+
+
+class QueryCounter:
+    """An execute wrapper: counts statements by their first word, and times cursor.execute.
+
+    The time includes psycopg adapting the parameters and the round trip, not only the server.
+    """
+
+    def __init__(self):
+        self.kinds = Counter()
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql_text, params, many, context):
+        self.kinds[sql_text.lstrip().split(None, 1)[0].upper()] += 1
+        started = time.perf_counter()
+        try:
+            return execute(sql_text, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    @property
+    def total(self) -> int:
+        return sum(self.kinds.values())
+
+    @property
+    def writes(self) -> int:
+        return sum(self.kinds[kind] for kind in WRITES)
+
+
+def measured(function, *args, **kwargs) -> tuple[float, QueryCounter]:
+    from django.db import connection
+
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        started = time.perf_counter()
+        function(*args, **kwargs)
+        elapsed = time.perf_counter() - started
+    return elapsed, counter
+
+
+# --- Synthetic patients ------------------------------------------------------------------
+
+
+def make_batch(rng: random.Random, cohort, start: int, size: int, today: date):
+    from surveillance.demo import PROFILES
+    from surveillance.models import Patient, TumourProfile
+
+    kinds, weights = list(MIX), list(MIX.values())
+    patients, profiles = [], []
+    for n in range(start, start + size):
+        treatment_end = today - timedelta(days=rng.randint(0, 8 * 365))
+        enrolled_on = treatment_end + timedelta(days=rng.randint(0, (today - treatment_end).days))
+        patients.append(
+            Patient(
+                cohort=cohort,
+                first_name=f"Bench{n}",
+                last_name="Patient",
+                date_of_birth=date(1950, 1, 1) + timedelta(days=rng.randint(0, 40 * 365)),
+                mrn=f"BENCH{n:08d}",
+                phone=f"+1201555{100 + n % 100:04d}",  # fictional 555-01xx
+                timezone=rng.choice(TIME_ZONES),
+                language=rng.choice(("en", "en", "en", "es")),
+                reminder_time=rng.choice(REMINDER_TIMES),
+                sms_consent=True,
+                enrolled_on=enrolled_on,
+            )
+        )
+        kind = rng.choices(kinds, weights)[0]
+        profiles.append(
+            TumourProfile(
+                treatment_end_date=treatment_end,
+                histology=rng.choice(("ductal", "ductal", "ductal", "lobular")),
+                stage=rng.choice(("I", "II", "III")),
+                **PROFILES[kind],
+            )
+        )
+    return patients, profiles
+
+
+# --- Reporting ---------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def print_machine() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server_version = cursor.fetchone()[0]
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print("Machine")
+    print(f"  CPU:            {cpu_model()}")
+    print(f"  cores:          {os.cpu_count()} ({usable} usable by this process)")
+    print(f"  Python:         {platform.python_version()} ({platform.python_implementation()})")
+    print(f"  PostgreSQL:     {server_version}")
+
+
+def row_counts() -> dict[str, int]:
+    from scheduling.models import ReminderSeries, Visit
+    from surveillance.models import Patient, RiskAssessment, TumourProfile
+
+    return {
+        "patients": Patient.objects.count(),
+        "patient history rows": Patient.history.count(),
+        "tumour profiles": TumourProfile.objects.count(),
+        "profile history rows": TumourProfile.history.count(),
+        "risk assessments": RiskAssessment.objects.count(),
+        "visits": Visit.objects.count(),
+        "reminder series": ReminderSeries.objects.count(),
+    }
+
+
+def kinds_text(kinds: Counter) -> str:
+    return ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+
+
+# --- The benchmark -----------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from scheduling.services import replan
+    from surveillance.models import Cohort, Patient
+    from surveillance.services import enrol
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    print(f"Migrated {connection.settings_dict['NAME']} in {time.perf_counter() - started:.1f} s")
+    print_machine()
+
+    rng = random.Random(args.seed)
+    today = timezone.localdate()
+    cohort = Cohort.objects.create(name="Benchmark cohort", site="Benchmark Hospital")
+
+    print()
+    print(f"Enrolling {args.patients} patients in batches of {args.batch_size}")
+    batch_seconds, per_batch, kinds = [], [], Counter()
+    db_seconds = build_seconds = 0.0
+    report_every = max(1, args.patients // 10)
+    done, next_report = 0, report_every
+    wall_started = time.perf_counter()
+    while done < args.patients:
+        size = min(args.batch_size, args.patients - done)
+        build_started = time.perf_counter()
+        patients, profiles = make_batch(rng, cohort, done, size, today)
+        build_seconds += time.perf_counter() - build_started
+        # enrol() is atomic: in autocommit mode each call is one transaction.
+        seconds, counter = measured(enrol, patients, profiles)
+        batch_seconds.append(seconds)
+        per_batch.append(counter.total)
+        kinds += counter.kinds
+        db_seconds += counter.seconds
+        done += size
+        if next_report <= done < args.patients:
+            rate = done / (time.perf_counter() - wall_started)
+            print(f"  ... {done} patients, {rate:.0f}/s", file=sys.stderr, flush=True)
+            next_report += report_every
+    wall = time.perf_counter() - wall_started
+    enrol_seconds = sum(batch_seconds)
+
+    counts = row_counts()
+    tiers = Counter(Patient.objects.values_list("risk_tier", flat=True))
+    print(f"  patients (N):            {args.patients}")
+    print(f"  batch size:              {args.batch_size} ({len(batch_seconds)} batches)")
+    print(f"  total seconds:           {wall:.1f} (wall, including building the objects)")
+    print(f"  seconds in enrol():      {enrol_seconds:.1f}")
+    print(
+        f"    in cursor.execute:     {db_seconds:.1f} ({100 * db_seconds / enrol_seconds:.0f}%:"
+        " psycopg, network and server; the rest is Python)"
+    )
+    print(f"  building the objects:    {build_seconds:.1f} s")
+    print(f"  patients planned/second: {args.patients / wall:.0f} (wall)")
+    print(f"  seconds per batch:       min {min(batch_seconds):.2f}, max {max(batch_seconds):.2f}")
+    print(f"  queries per batch:       min {min(per_batch)}, max {max(per_batch)}")
+    print(f"  queries per patient:     {sum(per_batch) / args.patients:.4f}")
+    print(f"  statements, all batches: {kinds_text(kinds)}")
+    print(f"  tiers:                   {kinds_text(tiers)}")
+    print("  rows created:")
+    for name, count in counts.items():
+        print(f"    {name + ':':22} {count}")
+    per_patient = counts["visits"] / args.patients, counts["reminder series"] / args.patients
+    print(f"    per patient:           {per_patient[0]:.1f} visits, {per_patient[1]:.2f} series")
+
+    if args.replan_size:
+        replan_size = min(args.replan_size, args.patients)
+        print()
+        print(f"Re-planning {replan_size} already planned, unchanged patients")
+        ids = sorted(rng.sample(range(args.patients), replan_size))
+        mrns = [f"BENCH{n:08d}" for n in ids]
+        planned = []
+        load_seconds, load_counter = measured(
+            lambda: planned.extend(Patient.objects.select_related("profile").filter(mrn__in=mrns))
+        )
+        seconds, counter = measured(replan, planned)
+        after = row_counts()
+        changed = {name: after[name] - counts[name] for name in counts}
+        changed = {name: delta for name, delta in changed.items() if delta}
+        print(f"  loading (select_related): {load_seconds:.2f} s, queries: {load_counter.total}")
+        rate = len(planned) / seconds
+        print(f"  replan() seconds:         {seconds:.2f} ({rate:.0f} patients/s)")
+        print(f"    in cursor.execute:      {counter.seconds:.2f}")
+        print(f"  replan() queries:         {counter.total} ({kinds_text(counter.kinds)})")
+        print(f"  write statements:         {counter.writes}")
+        print(f"  row count changes:        {changed or 'none'}")
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print()
+    print(f"Peak memory (max RSS): {usage.ru_maxrss / 1024:.0f} MiB")
+
+
+def main() -> None:
+    args = parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # progress and results interleave in order
+    create_database(args.admin_url, args.database, args.replace)
+    try:
+        setup_django(database_url(args.admin_url, args.database))
+        run(args)
+    finally:
+        if "django" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        if args.keep:
+            print(f"Kept database {args.database!r} (drop it with: dropdb {args.database})")
+        else:
+            drop_database(args.admin_url, args.database)
+            print(f"Dropped database {args.database!r}")
+
+
+if __name__ == "__main__":
+    main()

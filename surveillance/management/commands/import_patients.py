@@ -1,0 +1,392 @@
+"""Enrol patients into one cohort from a CSV file, all or nothing.
+
+    manage.py import_patients patients.csv --cohort "Adjuvant follow-up" [--site "North Hospital"]
+        [--user USERNAME] [--skip-invalid] [--batch-size 500] [--no-progress]
+
+File format
+-----------
+UTF-8 (a byte-order mark, as Excel writes it, is fine), comma-separated, with a
+header line naming the columns in any order. One patient per line.
+
+Required columns (a blank cell is reported as "This field is required."):
+
+    first_name, last_name, mrn
+    date_of_birth            YYYY-MM-DD, in the past
+    phone                    a mobile number; without a country code it is read
+                             in PHONE_DEFAULT_REGION; stored as E.164
+    treatment_end_date       YYYY-MM-DD, end of primary treatment
+
+Optional columns (the column may be left out, or a cell left blank, to get the
+model default shown in brackets):
+
+    timezone                 IANA name such as America/New_York [UTC]
+    language                 en | es [en]
+    reminder_time            HH:MM, local time of reminders [10:00]
+    sms_consent              boolean [false]; true records consent now, source "import"
+    er, pr, her2             positive | negative | unknown [unknown]
+    histology                ductal | lobular | inflammatory | other [ductal]
+    stage                    0 | I | II | III | IV | unknown [unknown]
+    surgery_date             YYYY-MM-DD [none]
+    surgery_site             free text, e.g. "left breast" [blank]
+    prior_recurrence         boolean [false]
+    enrolled_on              YYYY-MM-DD [today]
+
+Booleans are true/false, yes/no or 1/0, in any case. Cells are stripped of
+surrounding spaces; lines that are empty or have only empty cells are ignored.
+A column the command does not know, a missing required column or a repeated
+column stops the import before any row is read.
+
+Validation
+----------
+Every row is validated with the API's rules (`PatientSerializer`, through the
+small subclass below that resolves the cohort and the "MRN already enrolled at
+this site" check once per file instead of once per row). An MRN that appears on
+more than one line of the file is reported on every line that carries it: the
+command cannot know which of them is right. Errors go to stderr, one per line:
+
+    row 7: phone: Not a valid phone number.
+
+where the row is the line number in the file (the header is line 1).
+
+By default one invalid row stops the whole file: nothing is written and the
+command fails. With --skip-invalid the valid rows are imported and the invalid
+ones only reported. Enrolment (patients, profiles, history, risk assessment,
+visit and reminder plans) runs in bulk batches of --batch-size rows inside one
+transaction, so a failure in a late batch still leaves the database untouched.
+
+Who imports
+-----------
+With --user USERNAME the import runs as that user: the cohort must be one they
+coordinate or lead (or they are an admin), and the history records them as the
+author. Without it, the command runs as a system import: whoever can run
+manage.py already has full database access, so it sees every cohort, like an
+admin, and the history records no user.
+"""
+
+import csv
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError, transaction
+from rest_framework.settings import api_settings
+from tqdm import tqdm
+
+from surveillance import services
+from surveillance.access import cohorts_for
+from surveillance.models import Cohort, ConsentSource, Patient, TumourProfile
+from surveillance.risk import Tier
+from surveillance.serializers import CohortField, PatientSerializer
+
+PATIENT_COLUMNS = (
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "mrn",
+    "phone",
+    "timezone",
+    "language",
+    "reminder_time",
+    "sms_consent",
+    "enrolled_on",
+)
+PROFILE_COLUMNS = (
+    "er",
+    "pr",
+    "her2",
+    "histology",
+    "stage",
+    "surgery_date",
+    "surgery_site",
+    "treatment_end_date",
+    "prior_recurrence",
+)
+KNOWN_COLUMNS = frozenset(PATIENT_COLUMNS + PROFILE_COLUMNS)
+REQUIRED_COLUMNS = (
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "mrn",
+    "phone",
+    "treatment_end_date",
+)
+BOOLEAN_COLUMNS = frozenset({"sms_consent", "prior_recurrence"})
+TRUE_WORDS = frozenset({"true", "yes", "1"})
+FALSE_WORDS = frozenset({"false", "no", "0"})
+
+
+@dataclass(frozen=True)
+class SystemImport:
+    """The default actor of the command: not a user row, but admin-equivalent.
+
+    `cohorts_for` lets it see every cohort (is_superuser short-circuits the
+    admin check); enrolment records no user in the history (by=None).
+    """
+
+    is_authenticated: bool = True
+    is_superuser: bool = True
+    is_active: bool = True
+    pk: None = None
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """Just enough of a request for the serializer's context: the acting user."""
+
+    user: object
+
+
+@dataclass
+class Row:
+    line: int
+    cells: dict[str, str]
+    errors: list[str]
+    validated: dict | None = None
+
+
+class _ChosenCohortField(CohortField):
+    """The cohort picked once on the command line; rows resolve it without a query."""
+
+    def to_internal_value(self, data):
+        cohort = self.context["cohort"]
+        if data == cohort.pk:
+            return cohort
+        return super().to_internal_value(data)
+
+
+class ImportPatientSerializer(PatientSerializer):
+    """PatientSerializer with its two per-row queries answered once per file.
+
+    Every rule is inherited; only the cohort (chosen on the command line) and
+    the MRNs already enrolled at the site (`context["enrolled_mrns"]`, one
+    query for the file) are read once instead of per row.
+    """
+
+    cohort = _ChosenCohortField()
+
+    def mrn_taken(self, site: str, mrn: str) -> bool:
+        return mrn in self.context["enrolled_mrns"]
+
+
+def build_patient(validated_data: dict) -> tuple[Patient, TumourProfile]:
+    """Unsaved objects from validated data, as PatientSerializer.create builds them."""
+    data = dict(validated_data)
+    profile = TumourProfile(**data.pop("profile"))
+    data.pop("sms_consent_source", None)
+    patient = Patient(**data)
+    PatientSerializer._record_consent(patient, previous=False, source=ConsentSource.IMPORT)
+    return patient, profile
+
+
+def _boolean(value: str):
+    word = value.lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return value  # Left for the serializer to reject with its own message.
+
+
+def row_payload(cells: dict[str, str], cohort: Cohort) -> dict:
+    """The API's nested input shape; blank cells are left out (required → error, else default)."""
+    payload = {"cohort": cohort.pk, "profile": {}}
+    for column, value in cells.items():
+        if value == "":
+            continue
+        if column in BOOLEAN_COLUMNS:
+            value = _boolean(value)
+        target = payload["profile"] if column in PROFILE_COLUMNS else payload
+        target[column] = value
+    return payload
+
+
+def flatten_errors(errors, column: str = "") -> list[tuple[str, str]]:
+    """Nested serializer errors as (column, message); the CSV columns are flat."""
+    if isinstance(errors, dict):
+        flat = []
+        for key, value in errors.items():
+            name = column if key == api_settings.NON_FIELD_ERRORS_KEY else key
+            flat += flatten_errors(value, name)
+        return flat
+    if isinstance(errors, list):
+        return [pair for item in errors for pair in flatten_errors(item, column)]
+    return [(column or "(row)", str(errors))]
+
+
+class Command(BaseCommand):
+    help = (
+        "Enrol patients into a cohort from a UTF-8 CSV file with a header line, all or nothing. "
+        f"Required columns: {', '.join(REQUIRED_COLUMNS)}. Optional columns: "
+        f"{', '.join(c for c in PATIENT_COLUMNS + PROFILE_COLUMNS if c not in REQUIRED_COLUMNS)}. "
+        "Full format: the docstring of surveillance/management/commands/import_patients.py."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="CSV file with a header line.")
+        parser.add_argument("--cohort", required=True, help="Name of the cohort to enrol into.")
+        parser.add_argument("--site", help="Site of the cohort, when two sites share the name.")
+        parser.add_argument(
+            "--user", help="Import as this user (default: a system import that sees all cohorts)."
+        )
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="Import the valid rows and report the invalid ones (default: all or nothing).",
+        )
+        parser.add_argument("--batch-size", type=int, default=500)
+        parser.add_argument("--no-progress", action="store_true", help="No progress bars.")
+
+    def handle(self, *args, file, cohort, site, user, skip_invalid, batch_size, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        actor = self._actor(user)
+        chosen = self._cohort(actor, cohort, site)
+        self.progress = not options["no_progress"] and self.stderr.isatty()
+        rows = self._read(file)
+        self._validate(rows, chosen, actor)
+
+        invalid = [row for row in rows if row.errors]
+        for row in invalid:
+            for error in row.errors:
+                self.stderr.write(f"row {row.line}: {error}")
+        if invalid and not skip_invalid:
+            raise CommandError(
+                f"{len(invalid)} of {len(rows)} rows are invalid; nothing was imported. "
+                "Fix them, or pass --skip-invalid to import the valid rows only."
+            )
+
+        valid = [row for row in rows if not row.errors]
+        patients = self._enrol(
+            valid, batch_size, by=None if isinstance(actor, SystemImport) else actor
+        )
+        tiers = Counter(patient.risk_tier for patient in patients)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {len(patients)} patients into {chosen}; skipped {len(invalid)} "
+                "invalid rows."
+            )
+        )
+        self.stdout.write("Tiers: " + ", ".join(f"{tier}={tiers[tier.value]}" for tier in Tier))
+
+    # Who and where
+
+    def _actor(self, username):
+        if username is None:
+            return SystemImport()
+        try:
+            return get_user_model().objects.get_by_natural_key(username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"No user {username!r}.") from None
+
+    def _cohort(self, actor, name: str, site: str | None) -> Cohort:
+        matches = cohorts_for(actor).filter(name=name)
+        if site is not None:
+            matches = matches.filter(site=site)
+        found = list(matches[:10])
+        where = f" at {site!r}" if site is not None else ""
+        if not found:
+            raise CommandError(f"No cohort named {name!r}{where} that this import can use.")
+        if len(found) > 1:
+            sites = ", ".join(repr(c.site) for c in found)
+            raise CommandError(
+                f"{len(found)} cohorts are named {name!r} (sites {sites}); pick one with --site."
+            )
+        return found[0]
+
+    # Reading
+
+    def _read(self, path: str) -> list[Row]:
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as handle:
+                return self._parse(csv.reader(handle))
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{path} is not UTF-8 text: {exc}") from exc
+        except csv.Error as exc:
+            raise CommandError(f"{path} is not valid CSV: {exc}") from exc
+
+    def _parse(self, reader) -> list[Row]:
+        header = next(reader, None)
+        if not header or not any(cell.strip() for cell in header):
+            raise CommandError("The file is empty: it needs a header line.")
+        columns = [cell.strip() for cell in header]
+        self._check_header(columns)
+        rows, last_line = [], reader.line_num
+        for cells in reader:
+            line, last_line = last_line + 1, reader.line_num
+            values = [cell.strip() for cell in cells]
+            if not any(values):
+                continue
+            errors = []
+            if len(values) > len(columns):
+                errors.append(
+                    f"values: {len(values)} values for {len(columns)} columns; "
+                    "quote values that contain commas."
+                )
+            values += [""] * (len(columns) - len(values))
+            rows.append(Row(line, dict(zip(columns, values, strict=False)), errors))
+        return rows
+
+    def _check_header(self, columns: list[str]) -> None:
+        problems = []
+        unknown = [c for c in columns if c not in KNOWN_COLUMNS]
+        if unknown:
+            problems.append("unknown columns: " + ", ".join(repr(c) for c in unknown))
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            problems.append("missing required columns: " + ", ".join(missing))
+        repeated = sorted(c for c, n in Counter(columns).items() if n > 1)
+        if repeated:
+            problems.append("repeated columns: " + ", ".join(repeated))
+        if problems:
+            raise CommandError("Bad header line: " + "; ".join(problems) + ".")
+
+    # Validating
+
+    def _validate(self, rows: list[Row], cohort: Cohort, actor) -> None:
+        lines_by_mrn = defaultdict(list)
+        for row in rows:
+            if row.cells.get("mrn"):
+                lines_by_mrn[row.cells["mrn"]].append(row.line)
+        enrolled = set(
+            Patient.objects.filter(site=cohort.site, mrn__in=list(lines_by_mrn)).values_list(
+                "mrn", flat=True
+            )
+        )
+        context = {"request": ImportRequest(actor), "cohort": cohort, "enrolled_mrns": enrolled}
+        for row in tqdm(rows, desc="Validating", unit="row", **self._bar()):
+            if row.errors:
+                continue
+            serializer = ImportPatientSerializer(
+                data=row_payload(row.cells, cohort), context=context
+            )
+            if serializer.is_valid():
+                row.validated = serializer.validated_data
+            else:
+                row.errors += [f"{col}: {msg}" for col, msg in flatten_errors(serializer.errors)]
+            lines = lines_by_mrn.get(row.cells.get("mrn"), [])
+            if len(lines) > 1:
+                others = ", ".join(str(line) for line in lines if line != row.line)
+                row.errors.append(f"mrn: This MRN is also on row {others} of this file.")
+
+    # Writing
+
+    def _enrol(self, rows: list[Row], batch_size: int, by) -> list[Patient]:
+        built = [build_patient(row.validated) for row in rows]
+        batches = [built[i : i + batch_size] for i in range(0, len(built), batch_size)]
+        try:
+            with transaction.atomic():
+                for batch in tqdm(batches, desc="Enrolling", unit="batch", **self._bar()):
+                    patients, profiles = zip(*batch, strict=True)
+                    services.enrol(list(patients), list(profiles), by=by)
+        except IntegrityError as exc:
+            raise CommandError(
+                f"The database refused the import, nothing was imported: {exc}"
+            ) from exc
+        return [patient for patient, _ in built]
+
+    def _bar(self) -> dict:
+        return {"disable": not self.progress, "file": getattr(self.stderr, "_out", sys.stderr)}

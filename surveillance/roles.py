@@ -1,0 +1,78 @@
+"""The three roles and the model permissions each one holds.
+
+A role is a Django group. What a member may *see* is decided by cohort
+membership (surveillance.access); what they may *do* in the admin is decided
+here. The groups are brought in line after every `migrate`.
+"""
+
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+
+COORDINATOR, CLINICAL_LEAD, ADMIN = "coordinator", "clinical_lead", "admin"
+
+_COORDINATOR_PERMISSIONS = [
+    "surveillance.view_cohort",
+    "surveillance.view_patient",
+    "surveillance.add_patient",
+    "surveillance.change_patient",
+    "surveillance.view_tumourprofile",
+    "surveillance.add_tumourprofile",
+    "surveillance.change_tumourprofile",
+    "surveillance.view_riskassessment",
+    "scheduling.view_visit",
+    "scheduling.change_visit",
+    "scheduling.view_reminderseries",
+    "scheduling.view_protocol",
+    "scheduling.view_protocolvisitrule",
+    "scheduling.view_protocolreminderrule",
+]
+# Clinical leads also own the protocol: drafting and activating new versions.
+_CLINICAL_LEAD_PERMISSIONS = _COORDINATOR_PERMISSIONS + [
+    f"scheduling.{verb}_{model}"
+    for model in ("protocol", "protocolvisitrule", "protocolreminderrule")
+    for verb in ("add", "change", "delete")
+]
+_ADMIN_EXTRA = [
+    "surveillance.add_cohort",
+    "surveillance.change_cohort",
+    "auth.view_user",
+    "auth.add_user",
+    "auth.change_user",
+    "auth.view_group",
+    "auth.change_group",
+    "authtoken.view_tokenproxy",
+    "authtoken.add_tokenproxy",
+    "authtoken.delete_tokenproxy",
+]
+ROLE_PERMISSIONS = {
+    COORDINATOR: _COORDINATOR_PERMISSIONS,
+    CLINICAL_LEAD: _CLINICAL_LEAD_PERMISSIONS,
+    ADMIN: _CLINICAL_LEAD_PERMISSIONS + _ADMIN_EXTRA,
+}
+
+
+def _permissions(codes: list[str]) -> list[Permission]:
+    wanted = {tuple(code.split(".")) for code in codes}
+    found = [
+        permission
+        for permission in Permission.objects.select_related("content_type")
+        if (permission.content_type.app_label, permission.codename) in wanted
+    ]
+    missing = wanted - {(p.content_type.app_label, p.codename) for p in found}
+    if missing:
+        raise LookupError(f"Unknown permissions for roles: {sorted(missing)}")
+    return found
+
+
+def sync_roles(**kwargs) -> None:
+    """Create the role groups and set exactly their permissions (idempotent).
+
+    Runs after surveillance's migrations, possibly before later apps have
+    their permissions: create them all first.
+    """
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    for role, codes in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(_permissions(codes))
