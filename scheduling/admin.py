@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 
 from surveillance.access import patients_for
+from surveillance.audit import AuditedAdminMixin
 
 from .models import (
     Protocol,
@@ -73,7 +74,10 @@ class ProtocolAdmin(admin.ModelAdmin):
 
 
 @admin.register(Visit)
-class VisitAdmin(admin.ModelAdmin):
+class VisitAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Visits name their patient: every page and save is audit-logged."""
+
+    audit_object_type = "visit"
     list_display = ("patient", "kind", "due_date", "window_end", "status", "booked_at")
     list_filter = ("status", "kind", "patient__cohort")
     date_hierarchy = "due_date"
@@ -87,7 +91,8 @@ class VisitAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReminderSeries)
-class ReminderSeriesAdmin(admin.ModelAdmin):
+class ReminderSeriesAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_object_type = "reminder_series"
     list_display = ("patient", "kind", "rule", "next_due_at", "is_active")
     list_filter = ("is_active", "kind")
     readonly_fields = ("patient", "protocol", "kind", "rule", "dtstart", "timezone")

@@ -4,16 +4,30 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from surveillance.access import patients_for
+from surveillance.audit import AuditedViewSetMixin
 
 from .filters import VisitFilter
 from .models import InvalidTransition, Visit
 from .serializers import BookVisitSerializer, VisitNoteSerializer, VisitSerializer
 
 
-class VisitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Follow-up visits of the user's cohorts, and their workflow actions."""
+class VisitViewSet(
+    AuditedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Follow-up visits of the user's cohorts, and their workflow actions.
+
+    Every successful read and action is audit-logged against the visit's
+    patient (surveillance.audit).
+    """
 
     serializer_class = VisitSerializer
+    audit_object_type = "visit"
+    audit_actions = {
+        "book": ("update", None),
+        "complete": ("update", None),
+        "miss": ("update", None),
+        "cancel": ("update", None),
+    }
     filterset_class = VisitFilter
 
     def get_queryset(self):

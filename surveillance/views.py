@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from scheduling.serializers import ScheduleSerializer
 
 from .access import cohorts_for, is_admin, patients_for
+from .audit import AuditedViewSetMixin
 from .filters import PatientFilter
 from .serializers import CohortSerializer, PatientSerializer, RiskAssessmentSerializer
 
@@ -34,6 +35,7 @@ class CohortViewSet(
 
 
 class PatientViewSet(
+    AuditedViewSetMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
     mixins.ListModelMixin,
@@ -43,9 +45,12 @@ class PatientViewSet(
     """Patients of the user's cohorts, with their tumour profile nested.
 
     Patients are never deleted: their follow-up history is clinical record.
+    Every successful read and write is audit-logged (surveillance.audit).
     """
 
     serializer_class = PatientSerializer
+    audit_object_type = "patient"
+    audit_actions = {"risk": ("view", "risk"), "schedule": ("view", "schedule")}
     filterset_class = PatientFilter
 
     def get_queryset(self):
