@@ -277,11 +277,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "surveillance")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
-    "scheduler-heartbeat": {
-        "task": "scheduling.tasks.record_heartbeat",
-        "schedule": 60.0,
-        "options": {"expires": 55},
-    },
+    name: {"task": task, "schedule": seconds, "options": {"expires": seconds - 5}}
+    for name, task, seconds in [
+        ("scheduler-heartbeat", "scheduling.tasks.record_heartbeat", 60.0),
+        ("due-sweep", "scheduling.tasks.sweep_due", 60.0),
+        ("dispatch-due", "notifications.tasks.dispatch_due", 60.0),
+        ("reconcile-stale-messages", "notifications.tasks.reconcile_stale_messages", 60.0),
+        ("route-unrouted-messages", "notifications.tasks.route_unrouted_messages", 300.0),
+    ]
 }
 # How long without a beat before /healthz reports the scheduler as stale.
 SCHEDULER_STALE_AFTER_SECONDS = env_int("SCHEDULER_STALE_AFTER_SECONDS", 180)
@@ -300,6 +303,15 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
 TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID")
 TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL")
+TWILIO_TIMEOUT_SECONDS = env_int("TWILIO_TIMEOUT_SECONDS", 10)
+# Sending rules: at most SMS_DAILY_CAP routine SMS a day and SMS_WEEKLY_CAP a
+# week per patient; SMS_RATE_PER_SECOND per sender across all workers (0: no
+# limit); SMS_MAX_ATTEMPTS tries; a `sending` lease of SMS_LEASE_SECONDS.
+SMS_DAILY_CAP = env_int("SMS_DAILY_CAP", 1)
+SMS_WEEKLY_CAP = env_int("SMS_WEEKLY_CAP", 3)
+SMS_RATE_PER_SECOND = env_int("SMS_RATE_PER_SECOND", 1)
+SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)
+SMS_LEASE_SECONDS = env_int("SMS_LEASE_SECONDS", 300)
 if SMS_BACKEND == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
     raise ImproperlyConfigured("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
 if SMS_BACKEND == "twilio" and not (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID):

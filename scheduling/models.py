@@ -230,6 +230,9 @@ class Visit(models.Model):
     booked_at = models.DateTimeField(null=True, blank=True, help_text="Appointment date and time.")
     location = models.CharField(max_length=200, blank=True)
     note = models.TextField(blank=True)
+    # The next SMS reminder of a booked visit (7 days, then 1 day before);
+    # the due-sweep claims rows whose time has come.
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     status_changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -251,6 +254,12 @@ class Visit(models.Model):
                 fields=["window_end"],
                 condition=Q(status__in=["planned", "booked", "missed"]),
                 name="visit_open_window_end",
+            ),
+            # The due-sweep: booked visits whose next reminder is due.
+            models.Index(
+                fields=["next_reminder_at"],
+                condition=Q(status="booked", next_reminder_at__isnull=False),
+                name="visit_reminder_due",
             ),
         ]
         constraints = [
@@ -291,17 +300,31 @@ class Visit(models.Model):
         self.status, self.status_changed_at, self.status_changed_by = status, timezone.now(), by
         self.save()
 
+    REMINDER_LEADS = (timedelta(days=7), timedelta(days=1))
+
     def book(self, when: datetime, location: str = "", by=None) -> None:
-        self._move(self.Status.BOOKED, by, booked_at=when, location=location)
+        self._move(
+            self.Status.BOOKED,
+            by,
+            booked_at=when,
+            location=location,
+            next_reminder_at=self.reminder_after(timezone.now(), when),
+        )
+
+    def reminder_after(self, moment: datetime, booked_at: datetime | None = None):
+        """The first reminder time (7 or 1 day before the appointment) after `moment`."""
+        booked_at = booked_at or self.booked_at
+        upcoming = [booked_at - lead for lead in self.REMINDER_LEADS if booked_at - lead > moment]
+        return upcoming[0] if upcoming else None
 
     def complete(self, by=None, note: str = "") -> None:
-        self._move(self.Status.COMPLETED, by, note=note or self.note)
+        self._move(self.Status.COMPLETED, by, note=note or self.note, next_reminder_at=None)
 
     def miss(self, by=None, note: str = "") -> None:
-        self._move(self.Status.MISSED, by, note=note or self.note)
+        self._move(self.Status.MISSED, by, note=note or self.note, next_reminder_at=None)
 
     def cancel(self, by=None, note: str = "") -> None:
-        self._move(self.Status.CANCELLED, by, note=note or self.note)
+        self._move(self.Status.CANCELLED, by, note=note or self.note, next_reminder_at=None)
 
 
 class ReminderSeries(models.Model):

@@ -54,3 +54,10 @@ class ReminderSerializer(serializers.ModelSerializer):
 class ScheduleSerializer(serializers.Serializer):
     visits = VisitSerializer(many=True)
     reminders = ReminderSerializer(many=True)
+
+
+class UpcomingSendSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    due_at = serializers.DateTimeField()
+    source = serializers.CharField()
+    held_because = serializers.CharField()

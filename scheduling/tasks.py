@@ -2,7 +2,7 @@ from celery import shared_task
 
 from surveillance.models import Patient
 
-from . import services
+from . import services, sweep
 from .models import SchedulerHeartbeat
 
 REPLAN_BATCH_SIZE = 500
@@ -28,3 +28,9 @@ def replan_everyone() -> dict:
         batch = patients.filter(pk__in=ids[start : start + REPLAN_BATCH_SIZE])
         services.replan(list(batch.select_related("profile")))
     return {"replanned": len(ids)}
+
+
+@shared_task
+def sweep_due() -> dict:
+    """Beat's every-minute sweep; concurrent runs share the work (SKIP LOCKED)."""
+    return sweep.sweep()

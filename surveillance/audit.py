@@ -60,9 +60,8 @@ def _patient_id(item) -> int | None:
         return item.pk
     if isinstance(item, int):
         return item
-    patient_id = getattr(item, "patient_id", None)
-    if patient_id is not None:
-        return patient_id
+    if hasattr(item, "patient_id"):
+        return item.patient_id  # None for, say, an SMS from an unknown number
     return int(item)
 
 

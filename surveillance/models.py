@@ -22,6 +22,9 @@ class Cohort(models.Model):
 
     name = models.CharField(max_length=200)
     site = models.CharField(max_length=200, help_text="Hospital or clinic running the cohort.")
+    contact_phone = models.CharField(
+        max_length=20, blank=True, help_text="The care team's number, given in HELP answers."
+    )
     coordinators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="coordinated_cohorts"
     )
@@ -64,13 +67,25 @@ class Patient(models.Model):
     last_name = models.CharField(max_length=100)
     date_of_birth = models.DateField()
     mrn = models.CharField("MRN", max_length=64, help_text="Medical record number at the site.")
-    phone = models.CharField(max_length=20, validators=[validate_e164], help_text="E.164")
+    phone = models.CharField(
+        max_length=20, validators=[validate_e164], db_index=True, help_text="E.164"
+    )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     language = models.CharField(max_length=2, choices=Language.choices, default=Language.ENGLISH)
     reminder_time = models.TimeField(default=time(10, 0), help_text="Local time for reminders.")
     sms_consent = models.BooleanField(default=False)
     sms_consent_at = models.DateTimeField(null=True, blank=True)
     sms_consent_source = models.CharField(max_length=10, choices=ConsentSource.choices, blank=True)
+    sms_opted_out_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set by STOP (or Twilio error 21610); START clears it."
+    )
+    phone_invalid_at = models.DateTimeField(
+        null=True, blank=True, help_text="The provider refused the number; fix it to resume SMS."
+    )
+    phone_invalid_reason = models.CharField(max_length=200, blank=True)
+    reminders_paused_until = models.DateField(
+        null=True, blank=True, help_text="No reminders up to and including this date."
+    )
     enrolled_on = models.DateField(default=localdate)
     # The latest assessment's tier, kept here so lists and dashboards filter on it.
     risk_tier = models.CharField(max_length=10, choices=TIER_CHOICES, blank=True)
@@ -91,6 +106,13 @@ class Patient(models.Model):
     def save(self, *args, **kwargs):
         self.site = self.cohort.site
         super().save(*args, **kwargs)
+
+    @property
+    def can_receive_sms(self) -> bool:
+        return self.sms_consent and self.sms_opted_out_at is None and self.phone_invalid_at is None
+
+    def reminders_paused_on(self, day) -> bool:
+        return self.reminders_paused_until is not None and day <= self.reminders_paused_until
 
     @property
     def latest_assessment(self) -> "RiskAssessment | None":

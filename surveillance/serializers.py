@@ -95,6 +95,10 @@ class PatientSerializer(serializers.ModelSerializer):
             "sms_consent",
             "sms_consent_at",
             "sms_consent_source",
+            "sms_opted_out_at",
+            "phone_invalid_at",
+            "phone_invalid_reason",
+            "reminders_paused_until",
             "enrolled_on",
             "risk_tier",
             "is_active",
@@ -102,7 +106,15 @@ class PatientSerializer(serializers.ModelSerializer):
             "created_on",
             "modified_on",
         ]
-        read_only_fields = ["sms_consent_at", "risk_tier", "created_on", "modified_on"]
+        read_only_fields = [
+            "sms_consent_at",
+            "sms_opted_out_at",
+            "phone_invalid_at",
+            "phone_invalid_reason",
+            "risk_tier",
+            "created_on",
+            "modified_on",
+        ]
         # MRN uniqueness per site is checked in validate(): the site comes from the cohort.
         validators = []
 

@@ -1,10 +1,17 @@
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, viewsets
+from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from scheduling.serializers import ScheduleSerializer
+from notifications import dispatch, outbox
+from notifications.serializers import CheckInSerializer
+from scheduling.serializers import ScheduleSerializer, UpcomingSendSerializer
+from scheduling.upcoming import upcoming_sends
 
 from .access import cohorts_for, is_admin, patients_for
 from .audit import AuditedViewSetMixin
@@ -50,7 +57,12 @@ class PatientViewSet(
 
     serializer_class = PatientSerializer
     audit_object_type = "patient"
-    audit_actions = {"risk": ("view", "risk"), "schedule": ("view", "schedule")}
+    audit_actions = {
+        "risk": ("view", "risk"),
+        "schedule": ("view", "schedule"),
+        "upcoming": ("view", "schedule"),
+        "check_in": ("create", "message"),
+    }
     filterset_class = PatientFilter
 
     def get_queryset(self):
@@ -73,3 +85,33 @@ class PatientViewSet(
             "reminders": patient.reminder_series.filter(is_active=True).order_by("dtstart"),
         }
         return Response(ScheduleSerializer(schedule).data)
+
+    @extend_schema(responses=UpcomingSendSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def upcoming(self, request, pk=None):
+        """Every SMS due to go to this patient, with when and what holds it back."""
+        sends = upcoming_sends(self.get_object(), timezone.now())
+        return Response(UpcomingSendSerializer(sends, many=True).data)
+
+    @extend_schema(request=None, responses={202: CheckInSerializer})
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request, pk=None):
+        """Send a self-exam check-in now, by the same rules as every SMS.
+
+        409 when the patient cannot get SMS at all (no consent, STOP, bad
+        number); otherwise 202 and when it will go (quiet hours, cap, pause).
+        """
+        with transaction.atomic():
+            patient = self.get_object()
+            refusal = dispatch.refusal(patient)
+            if refusal:
+                return Response({"detail": refusal}, status=status.HTTP_409_CONFLICT)
+            message = outbox.queue(patient, "check_in", f"check_in:{patient.pk}:{uuid.uuid4()}")
+            decision = dispatch.decide(message, patient, timezone.now())
+        body = {
+            "message": message,
+            "will_send_at": decision.send_at,
+            "held_because": decision.reason,
+        }
+        return Response(CheckInSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+

@@ -1,0 +1,142 @@
+"""SMS transports: console (development), locmem (tests) and twilio.
+
+Every transport raises one error type, `TransportError`, that says what the
+caller may do next:
+- `retryable`: the provider surely did not send it (connection refused,
+  429): try again later.
+- `ambiguous`: the provider may have sent it (timeout, 5xx): look it up at
+  the provider before any retry, or the patient could get it twice.
+- neither: permanent (`code` says why, e.g. 21610 unsubscribed); never retry.
+"""
+
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+import requests
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from twilio.base.exceptions import TwilioRestException
+from urllib3.exceptions import NewConnectionError
+
+from .models import Message
+
+UNSUBSCRIBED = "21610"
+INVALID_NUMBERS = {"21211": "invalid number", "21614": "not a mobile number"}
+TOO_MANY_REQUESTS = "20429"
+
+
+class TransportError(Exception):
+    def __init__(self, message: str, *, code: str = "", retryable=False, ambiguous=False):
+        super().__init__(message)
+        self.code, self.retryable, self.ambiguous = code, retryable, ambiguous
+
+
+@dataclass
+class Sent:
+    to: str
+    body: str
+    sid: str
+    at: datetime
+
+
+class ConsoleBackend:
+    """Prints each SMS: for the embedded demo. Only the last digits of the number."""
+
+    def send(self, message: Message) -> str:
+        sid = f"console-{uuid.uuid4().hex}"
+        sys.stdout.write(f"\n--- SMS to ...{message.to_number[-4:]} ({message.kind}) ---\n")
+        sys.stdout.write(f"{message.body}\n---\n")
+        sys.stdout.flush()
+        return sid
+
+    def find_sent(self, message: Message, since: datetime) -> list[str]:
+        return []  # the console keeps no record: an unknown send is sent again
+
+
+class LocmemBackend:
+    """Keeps sent SMS in `outbox`, like Django's locmem e-mail backend."""
+
+    outbox: list[Sent] = []
+
+    def send(self, message: Message) -> str:
+        sent = Sent(message.to_number, message.body, f"locmem-{uuid.uuid4().hex}", timezone.now())
+        self.outbox.append(sent)
+        return sent.sid
+
+    def find_sent(self, message: Message, since: datetime) -> list[str]:
+        return [
+            sent.sid
+            for sent in self.outbox
+            if (sent.to, sent.body) == (message.to_number, message.body) and sent.at >= since
+        ]
+
+
+class TwilioBackend:
+    """The official `twilio` SDK; TWILIO_API_BASE_URL may point it at a fake."""
+
+    def __init__(self):
+        from .twilio_client import build_client
+
+        self.client = build_client()
+
+    def _sender(self) -> dict:
+        if settings.TWILIO_MESSAGING_SERVICE_SID:
+            return {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
+        return {"from_": settings.TWILIO_FROM_NUMBER}
+
+    def send(self, message: Message) -> str:
+        callback = settings.PUBLIC_BASE_URL + reverse("twilio-status")
+        try:
+            created = self.client.messages.create(
+                to=message.to_number,
+                body=message.body,
+                status_callback=callback,
+                **self._sender(),
+            )
+        except TwilioRestException as exc:
+            raise _classify(exc) from exc
+        except requests.RequestException as exc:
+            never_sent = _never_reached_provider(exc)
+            raise TransportError(str(exc), retryable=never_sent, ambiguous=not never_sent) from exc
+        return created.sid
+
+    def find_sent(self, message: Message, since: datetime) -> list[str]:
+        """Messages with this body to this number that Twilio has since the attempt began."""
+        try:
+            found = self.client.messages.list(to=message.to_number, date_sent_after=since)
+        except (TwilioRestException, requests.RequestException) as exc:
+            raise TransportError(f"lookup failed: {exc}", ambiguous=True) from exc
+        return [m.sid for m in found if m.body == message.body]
+
+
+def _never_reached_provider(exc: requests.RequestException) -> bool:
+    """Only a failure to connect proves nothing was sent.
+
+    A read timeout or a connection dropped mid-response may come after Twilio
+    accepted the message.
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
+def _classify(exc: TwilioRestException) -> TransportError:
+    code = str(exc.code or "")
+    if exc.status == 429 or code == TOO_MANY_REQUESTS:
+        return TransportError(exc.msg, code=code or TOO_MANY_REQUESTS, retryable=True)
+    if exc.status >= 500:
+        return TransportError(exc.msg, code=code, ambiguous=True)
+    return TransportError(exc.msg, code=code)
+
+
+BACKENDS = {"console": ConsoleBackend, "locmem": LocmemBackend, "twilio": TwilioBackend}
+
+
+@cache
+def get_backend():
+    return BACKENDS[settings.SMS_BACKEND]()

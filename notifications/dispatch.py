@@ -1,0 +1,254 @@
+"""Sending one queued message, safely, from any number of workers.
+
+1. Claim (one transaction): lock the message (SKIP LOCKED) and its patient
+   (so two workers cannot both spend the patient's daily budget), check
+   consent, opt-out, the number, pause, quiet hours and the frequency cap.
+   Either defer it (new send_after), give up (undeliverable), or mark it
+   `sending` with a lease and commit.
+2. Send through the backend, outside any transaction.
+3. Record the outcome with a conditional update on (id, status, attempts):
+   if the lease expired meanwhile and reconciliation took the row, ours is
+   a no-op.
+
+A worker killed between 2 and 3 leaves the row `sending`; once its lease
+expires, `reconcile_stale` asks the provider whether it went out before any
+retry. Ambiguous provider errors (timeouts, 5xx) take the same road.
+"""
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from surveillance.models import Patient
+
+from . import policy
+from .backends import INVALID_NUMBERS, UNSUBSCRIBED, TransportError, get_backend
+from .models import Message
+from .sender_rate import sender_key, wait_for_slot
+
+logger = logging.getLogger(__name__)
+Status = Message.Status
+
+
+def due_message_ids(now: datetime, limit: int = 1000) -> list[int]:
+    return list(
+        Message.objects.filter(status=Status.QUEUED, send_after__lte=now)
+        .order_by("send_after")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def send(message_id: int) -> str:
+    """Claim, send and record one message; returns what happened."""
+    message = claim(message_id, timezone.now())
+    if message is None:
+        return "not claimable"
+    try:
+        wait_for_slot(sender_key())
+        sid = get_backend().send(message)
+    except TransportError as exc:
+        return _record_failure(message, exc)
+    _record(
+        message,
+        status=Status.SENT,
+        provider_sid=sid,
+        sent_at=timezone.now(),
+        error="",
+        error_code="",
+        lease_expires_at=None,
+    )
+    return "sent"
+
+
+@transaction.atomic
+def claim(message_id: int, now: datetime) -> Message | None:
+    message = (
+        Message.objects.select_for_update(skip_locked=True)
+        .filter(pk=message_id, status=Status.QUEUED, send_after__lte=now)
+        .first()
+    )
+    if message is None:
+        return None
+    patient = Patient.objects.select_for_update().get(pk=message.patient_id)
+    refused = refusal(patient)
+    if refused:
+        _save(message, status=Status.UNDELIVERABLE, error=refused, send_after=None)
+        return None
+    decision = decide(message, patient, now)
+    if decision.send_at > now:
+        _save(message, send_after=decision.send_at, hold_reason=decision.reason)
+        return None
+    _save(
+        message,
+        status=Status.SENDING,
+        attempts=message.attempts + 1,
+        attempt_started_at=now,
+        lease_expires_at=now + timedelta(seconds=settings.SMS_LEASE_SECONDS),
+        hold_reason="",
+    )
+    return message
+
+
+def refusal(patient: Patient) -> str:
+    """Why nothing may be sent to this patient at all, or ""."""
+    if not patient.sms_consent:
+        return "No SMS consent."
+    if patient.sms_opted_out_at:
+        return "The patient opted out (STOP)."
+    if patient.phone_invalid_at:
+        return f"The number was refused: {patient.phone_invalid_reason}."
+    return ""
+
+
+def decide(message: Message, patient: Patient, now: datetime) -> policy.Decision:
+    """When the rules let this message go (the patient's row should be locked)."""
+    sent_at = []
+    if message.counts_against_cap:
+        sent_at = list(
+            patient.messages.filter(
+                direction=Message.Direction.OUTBOUND,
+                sent_at__gt=now - policy.WEEK,
+                urgent=False,
+                is_reply=False,
+            ).values_list("sent_at", flat=True)
+        )
+    return policy.earliest_send(
+        now,
+        patient.timezone,
+        routine_sent_at=sent_at,
+        cap=policy.Cap(settings.SMS_DAILY_CAP, settings.SMS_WEEKLY_CAP),
+        exempt=not message.counts_against_cap,
+        paused_until=patient.reminders_paused_until if message.kind != "reply" else None,
+    )
+
+
+def _save(message: Message, **fields) -> None:
+    for name, value in fields.items():
+        setattr(message, name, value)
+    message.save(update_fields=[*fields, "modified_on"])
+
+
+def _record(message: Message, **fields) -> bool:
+    """Write the outcome only if the row is still ours (same attempt, still sending)."""
+    fields["modified_on"] = timezone.now()
+    updated = Message.objects.filter(
+        pk=message.pk, status=Status.SENDING, attempts=message.attempts
+    ).update(**fields)
+    if not updated:
+        logger.warning("Message %s changed hands before its outcome was recorded", message.pk)
+    return bool(updated)
+
+
+def _record_failure(message: Message, exc: TransportError) -> str:
+    if exc.ambiguous:
+        # Maybe sent: never retry blind. Expire the lease now so reconciliation
+        # looks the message up at the provider first.
+        _record(message, lease_expires_at=timezone.now(), error=str(exc)[:300], error_code=exc.code)
+        return "ambiguous"
+    if exc.retryable:
+        return _retry_later(message, exc)
+    _give_up(message, exc)
+    return "failed"
+
+
+def _retry_later(message: Message, exc: TransportError) -> str:
+    if message.attempts >= settings.SMS_MAX_ATTEMPTS:
+        _record(
+            message,
+            status=Status.FAILED,
+            error=f"Gave up: {exc}"[:300],
+            error_code=exc.code,
+            lease_expires_at=None,
+        )
+        return "failed"
+    _record(
+        message,
+        status=Status.QUEUED,
+        send_after=timezone.now() + backoff(message.attempts),
+        error=str(exc)[:300],
+        error_code=exc.code,
+        lease_expires_at=None,
+    )
+    return "retry"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential with full jitter: 30 s, 1 min, 2 min ... capped at an hour."""
+    ceiling = min(30 * 2 ** max(attempts - 1, 0), 3600)
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+@transaction.atomic
+def _give_up(message: Message, exc: TransportError) -> None:
+    patient = Patient.objects.select_for_update().get(pk=message.patient_id)
+    status = Status.FAILED
+    if exc.code == UNSUBSCRIBED:
+        patient.sms_opted_out_at = patient.sms_opted_out_at or timezone.now()
+        patient.save(update_fields=["sms_opted_out_at"])
+        status = Status.UNDELIVERABLE
+    elif exc.code in INVALID_NUMBERS:
+        patient.phone_invalid_at = timezone.now()
+        patient.phone_invalid_reason = f"Twilio {exc.code}: {INVALID_NUMBERS[exc.code]}"
+        patient.save(update_fields=["phone_invalid_at", "phone_invalid_reason"])
+        status = Status.UNDELIVERABLE
+    _record(
+        message, status=status, error=str(exc)[:300], error_code=exc.code, lease_expires_at=None
+    )
+
+
+def reconcile_stale(now: datetime, limit: int = 200) -> dict:
+    """Settle `sending` rows whose lease expired: sent at the provider, or queue again."""
+    counts = {"found_sent": 0, "requeued": 0, "failed": 0, "unknown": 0}
+    stale = Message.objects.filter(status=Status.SENDING, lease_expires_at__lte=now)
+    for message_id in stale.values_list("pk", flat=True)[:limit]:
+        counts[_reconcile(message_id, now)] += 1
+    return counts
+
+
+@transaction.atomic
+def _reconcile(message_id: int, now: datetime) -> str:
+    message = (
+        Message.objects.select_for_update(skip_locked=True)
+        .filter(pk=message_id, status=Status.SENDING, lease_expires_at__lte=now)
+        .first()
+    )
+    if message is None:
+        return "unknown"
+    since = message.attempt_started_at - timedelta(minutes=1)
+    try:
+        sids = get_backend().find_sent(message, since)
+    except TransportError:
+        _save(message, lease_expires_at=now + timedelta(seconds=settings.SMS_LEASE_SECONDS))
+        return "unknown"
+    taken = set(
+        Message.objects.filter(provider_sid__in=sids).values_list("provider_sid", flat=True)
+    )
+    sid = next((sid for sid in sids if sid not in taken), None)
+    if sid:
+        _save(
+            message,
+            status=Status.SENT,
+            provider_sid=sid,
+            sent_at=message.attempt_started_at,
+            lease_expires_at=None,
+        )
+        return "found_sent"
+    if message.attempts >= settings.SMS_MAX_ATTEMPTS:
+        _save(
+            message,
+            status=Status.FAILED,
+            lease_expires_at=None,
+            error=f"Gave up after {message.attempts} attempts: {message.error}"[:300],
+        )
+        return "failed"
+    _save(
+        message,
+        status=Status.QUEUED,
+        send_after=now + backoff(message.attempts),
+        lease_expires_at=None,
+    )
+    return "requeued"

@@ -1,0 +1,92 @@
+"""The words patients receive, in English and Spanish.
+
+SMS is not a private channel: a message may be read on a locked screen or by
+someone else. No template may name a diagnosis or a treatment; they speak of
+"your care team" only (tests/notifications/test_sms_templates.py enforces it).
+"""
+
+from string import Formatter
+
+TEMPLATES: dict[str, dict[str, str]] = {
+    "self_exam": {
+        "en": "Your care team at {site}: time for your skin self-check. Look at your chest, "
+        "scar and skin for anything new. Reply 1 if nothing has changed, 2 if you noticed a "
+        "new spot, lump or rash. Reply STOP to opt out.",
+        "es": "Su equipo de atención de {site}: es hora de revisar su piel. Mire su pecho, "
+        "la cicatriz y la piel por si hay algo nuevo. Responda 1 si nada ha cambiado, 2 si "
+        "notó una mancha, bulto o sarpullido nuevo. Responda STOP para no recibir mensajes.",
+    },
+    "check_in": {
+        "en": "Your care team at {site} is checking in: have you noticed anything new on your "
+        "skin? Reply 1 if nothing has changed, 2 if you noticed a new spot, lump or rash.",
+        "es": "Su equipo de atención de {site} quiere saber cómo está: ¿notó algo nuevo en su "
+        "piel? Responda 1 si nada ha cambiado, 2 si notó una mancha, bulto o sarpullido nuevo.",
+    },
+    "visit_reminder": {
+        "en": "Reminder from your care team at {site}: you have an appointment on {day} at "
+        "{hour}{place}. Reply HELP for help, STOP to opt out.",
+        "es": "Recordatorio de su equipo de atención de {site}: tiene una cita el {day} a las "
+        "{hour}{place}. Responda HELP para ayuda, STOP para no recibir mensajes.",
+    },
+    "help": {
+        "en": "Your care team at {site}{contact}. Reply STOP to stop messages, START to "
+        "receive them again.",
+        "es": "Su equipo de atención de {site}{contact}. Responda STOP para no recibir "
+        "mensajes, START para recibirlos de nuevo.",
+    },
+    "opted_in": {
+        "en": "You will receive messages from your care team at {site} again. Reply STOP to "
+        "opt out.",
+        "es": "Volverá a recibir mensajes de su equipo de atención de {site}. Responda STOP "
+        "para no recibir mensajes.",
+    },
+}
+
+CONTACT = {"en": ", call {phone}", "es": ", llame al {phone}"}
+
+
+def contact_line(language: str, phone: str) -> str:
+    """ ", call +1..." in the patient's language, or nothing without a number."""
+    return CONTACT.get(language, CONTACT["en"]).format(phone=phone) if phone else ""
+
+
+# Words that must never appear in an SMS (compared case-insensitively).
+DIAGNOSIS_WORDS = (
+    "cancer",
+    "cáncer",
+    "tumour",
+    "tumor",
+    "metasta",
+    "oncolog",
+    "biopsy",
+    "biopsia",
+    "carcinoma",
+    "malignan",
+    "maligno",
+    "recurrence",
+    "recurrencia",
+    "chemo",
+    "quimio",
+    "radiotherap",
+    "radioterapia",
+    "her2",
+    "mastectom",
+    "lymph",
+    "linfático",
+    "diagnos",
+)
+
+
+def placeholders(kind: str) -> set[str]:
+    return {
+        name
+        for text in TEMPLATES[kind].values()
+        for _, name, _, _ in Formatter().parse(text)
+        if name
+    }
+
+
+def render(kind: str, language: str, **context: str) -> str:
+    """The message text in the patient's language (English when it has none)."""
+    texts = TEMPLATES[kind]
+    return texts.get(language, texts["en"]).format(**context)

@@ -1,0 +1,34 @@
+"""Celery tasks: thin wake-ups around the dispatch and inbound services.
+
+Each may run twice, late or concurrently: the work they do is claimed in the
+database, so a repeated wake-up sends nothing twice.
+"""
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import dispatch, inbound
+
+
+@shared_task(acks_late=True)
+def send_message(message_id: int) -> str:
+    return dispatch.send(message_id)
+
+
+@shared_task
+def dispatch_due() -> int:
+    """Fan the due messages out to the workers, one task per message."""
+    ids = dispatch.due_message_ids(timezone.now())
+    for message_id in ids:
+        send_message.delay(message_id)
+    return len(ids)
+
+
+@shared_task
+def reconcile_stale_messages() -> dict:
+    return dispatch.reconcile_stale(timezone.now())
+
+
+@shared_task
+def route_unrouted_messages() -> int:
+    return inbound.route_unrouted()
