@@ -10,7 +10,7 @@ this module says until when, it never drops anything.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 SENDING_STARTS = time(8, 0)
@@ -57,7 +57,7 @@ def earliest_send(
     allowed = _outside_quiet_hours(send_at, zone)
     if allowed > send_at:
         send_at, reason = allowed, "quiet_hours"
-    return Decision(send_at, reason)
+    return Decision(send_at.astimezone(UTC), reason)
 
 
 def _after_pause(now: datetime, zone: ZoneInfo, paused_until: date | None) -> datetime:
@@ -69,7 +69,7 @@ def _after_pause(now: datetime, zone: ZoneInfo, paused_until: date | None) -> da
 def _after_cap(sent_at: Sequence[datetime], cap: Cap) -> datetime:
     """When the day's and the week's budgets both have room again."""
     latest = sorted(sent_at, reverse=True)
-    free = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
+    free = datetime.min.replace(tzinfo=UTC)
     for window, limit in ((DAY, cap.per_day), (WEEK, cap.per_week)):
         if len(latest) >= limit:
             free = max(free, latest[limit - 1] + window)

@@ -17,3 +17,14 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         worker.start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def sms_outbox():
+    """The locmem SMS backend's outbox, empty at the start of every test."""
+    from notifications.backends import LocmemBackend, get_backend
+
+    get_backend.cache_clear()
+    LocmemBackend.outbox.clear()
+    yield LocmemBackend.outbox
+    get_backend.cache_clear()

@@ -1,0 +1,138 @@
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from notifications import dispatch, outbox
+from notifications.backends import get_backend
+from notifications.models import Message
+from tests.factories import PatientFactory
+
+pytestmark = [pytest.mark.django_db]
+MORNING = "2026-06-01 14:00Z"  # 10:00 in New York
+NIGHT = "2026-06-02 03:30Z"  # 23:30 in New York
+
+
+@pytest.fixture
+def patient():
+    return PatientFactory(tier="high", timezone="America/New_York")
+
+
+def queue(patient, kind="self_exam", key=None, **options):
+    return outbox.queue(
+        patient, kind, key or f"test:{kind}:{timezone.now().timestamp()}", **options
+    )
+
+
+@time_machine.travel(MORNING)
+def test_it_sends_a_due_message_once(patient, sms_outbox):
+    message = queue(patient)
+
+    assert dispatch.send(message.pk) == "sent"
+    assert dispatch.send(message.pk) == "not claimable"
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("sent", 1)
+    assert message.provider_sid == sms_outbox[0].sid
+    assert [sent.to for sent in sms_outbox] == [patient.phone]
+
+
+@time_machine.travel(NIGHT)
+def test_it_holds_a_night_message_until_eight_local(patient, sms_outbox):
+    message = queue(patient)
+
+    assert dispatch.send(message.pk) == "not claimable"
+
+    message.refresh_from_db()
+    assert message.status == "queued"
+    assert message.hold_reason == "quiet_hours"
+    assert timezone.localtime(message.send_after, patient_zone(patient)).hour == 8
+    assert sms_outbox == []
+
+
+def patient_zone(patient):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(patient.timezone)
+
+
+@time_machine.travel(MORNING)
+def test_it_holds_the_second_routine_message_of_the_day_but_not_a_reply(patient, sms_outbox):
+    first, second = queue(patient, key="a"), queue(patient, key="b")
+    reply = queue(patient, kind="help", key="c", is_reply=True, contact="")
+
+    results = [dispatch.send(m.pk) for m in (first, second, reply)]
+
+    assert results == ["sent", "not claimable", "sent"]
+    second.refresh_from_db()
+    assert second.hold_reason == "frequency_cap"
+    assert second.send_after >= timezone.now() + timedelta(hours=23)
+
+
+@time_machine.travel(MORNING)
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"sms_consent": False}, "No SMS consent."),
+        ({"sms_opted_out_at": timezone.now()}, "The patient opted out (STOP)."),
+    ],
+)
+def test_it_never_texts_a_patient_without_consent(patient, sms_outbox, change, error):
+    message = queue(patient)
+    type(patient).objects.filter(pk=patient.pk).update(**change)
+
+    dispatch.send(message.pk)
+
+    message.refresh_from_db()
+    assert (message.status, message.error) == ("undeliverable", error)
+    assert sms_outbox == []
+
+
+@time_machine.travel(MORNING)
+def test_a_worker_killed_after_the_provider_call_does_not_send_twice(patient, sms_outbox):
+    message = queue(patient)
+    claimed = dispatch.claim(message.pk, timezone.now())
+    get_backend().send(claimed)  # the provider has it; the worker dies before recording
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        counts = dispatch.reconcile_stale(timezone.now())
+        assert dispatch.send(message.pk) == "not claimable"
+
+    assert counts["found_sent"] == 1
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert len(sms_outbox) == 1
+
+
+@time_machine.travel(MORNING)
+def test_a_worker_killed_before_the_provider_call_sends_later(patient, sms_outbox):
+    message = queue(patient)
+    dispatch.claim(message.pk, timezone.now())  # the worker dies here
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        assert dispatch.reconcile_stale(timezone.now())["requeued"] == 1
+    with time_machine.travel(timezone.now() + timedelta(minutes=10)):
+        assert dispatch.send(message.pk) == "sent"
+
+    assert len(sms_outbox) == 1
+    message.refresh_from_db()
+    assert message.attempts == 2
+
+
+@time_machine.travel(MORNING)
+def test_it_lists_the_due_messages_in_order(patient):
+    later = queue(patient, key="later", send_after=timezone.now() + timedelta(minutes=5))
+    now = queue(patient, key="now")
+
+    assert dispatch.due_message_ids(timezone.now()) == [now.pk]
+    assert later.pk not in dispatch.due_message_ids(timezone.now())
+    assert Message.objects.count() == 2
+
+
+def test_it_backs_off_exponentially_with_jitter_up_to_an_hour():
+    delays = [dispatch.backoff(attempt).total_seconds() for attempt in range(1, 12)]
+
+    assert 15 <= delays[0] <= 30
+    assert all(delay <= 3600 for delay in delays)
+    assert delays[-1] >= 1800

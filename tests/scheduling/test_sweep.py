@@ -1,0 +1,115 @@
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from notifications.models import Message
+from scheduling.models import ReminderSeries
+from scheduling.sweep import sweep
+from tests.factories import PatientFactory
+
+pytestmark = [pytest.mark.django_db]
+NOW = "2026-06-01 14:00Z"  # 10:00 in New York
+
+
+def make_due(patient, ago=timedelta(minutes=1)):
+    series = patient.reminder_series.filter(is_active=True).order_by("dtstart").first()
+    ReminderSeries.objects.filter(pk=series.pk).update(next_due_at=timezone.now() - ago)
+    return series
+
+
+@time_machine.travel(NOW)
+def test_it_queues_one_message_per_due_occurrence_and_advances_the_series():
+    patient = PatientFactory(tier="high", language="es")
+    series = make_due(patient)
+
+    assert sweep() == {"self_exam": 1, "visit_reminder": 0}
+    assert sweep() == {"self_exam": 0, "visit_reminder": 0}
+
+    [message] = Message.objects.all()
+    assert (message.patient, message.kind, message.status) == (patient, "self_exam", "queued")
+    assert message.body.startswith("Su equipo")
+    assert message.idempotency_key.startswith(f"series:{series.pk}:")
+    series.refresh_from_db()
+    assert series.next_due_at > timezone.now()
+
+
+@time_machine.travel(NOW)
+def test_it_writes_nothing_twice_for_the_same_occurrence():
+    patient = PatientFactory(tier="high")
+    series = make_due(patient)
+    due_at = ReminderSeries.objects.get(pk=series.pk).next_due_at
+    sweep()
+    # A second sweep that saw the old next_due_at (say, a worker that died before commit).
+    ReminderSeries.objects.filter(pk=series.pk).update(next_due_at=due_at)
+
+    sweep()
+
+    assert Message.objects.count() == 1
+
+
+@time_machine.travel(NOW)
+def test_it_sends_one_catch_up_after_the_workers_were_down_for_weeks():
+    patient = PatientFactory(tier="very_high")  # weekly in years 1-3
+    series = make_due(patient, ago=timedelta(days=22))
+
+    sweep()
+
+    assert Message.objects.filter(patient=patient).count() == 1
+    series.refresh_from_db()
+    assert timezone.now() < series.next_due_at <= timezone.now() + timedelta(days=7)
+
+
+@time_machine.travel(NOW)
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"sms_consent": False},
+        {"sms_opted_out_at": datetime(2026, 5, 1, tzinfo=UTC)},
+        {"reminders_paused_until": date(2026, 6, 10)},
+        {"is_active": False},
+    ],
+)
+def test_it_skips_patients_it_must_not_text_but_still_advances(change):
+    patient = PatientFactory(tier="high")
+    series = make_due(patient)
+    type(patient).objects.filter(pk=patient.pk).update(**change)
+
+    sweep()
+
+    assert not Message.objects.exists()
+    series.refresh_from_db()
+    assert series.next_due_at > timezone.now()
+
+
+def test_it_reminds_a_booked_visit_seven_days_and_one_day_before():
+    with time_machine.travel("2026-06-01 14:00Z"):
+        patient = PatientFactory(tier="high")
+        visit = patient.visits.filter(kind="clinic").order_by("due_date").first()
+        visit.book(timezone.now() + timedelta(days=10), "Clinic 2")
+    reminders = []
+    for day in ("2026-06-04 14:01Z", "2026-06-10 14:01Z", "2026-06-11 14:01Z"):
+        with time_machine.travel(day):
+            reminders.append(sweep()["visit_reminder"])
+
+    assert reminders == [1, 1, 0]
+    bodies = list(Message.objects.filter(kind="visit_reminder").values_list("body", flat=True))
+    assert all("2026-06-11 at 10:00, Clinic 2" in body for body in bodies)
+
+
+@time_machine.travel(NOW)
+def test_its_cost_grows_with_what_is_due_not_with_the_cohort():
+    def queries_for_a_tick(idle: int) -> int:
+        Message.objects.all().delete()
+        ReminderSeries.objects.update(next_due_at=timezone.now() + timedelta(days=3))
+        PatientFactory.create_batch(idle, tier="standard")
+        for patient in PatientFactory.create_batch(2, tier="high"):
+            make_due(patient)
+        with CaptureQueriesContext(connection) as queries:
+            sweep()
+        return len(queries)
+
+    assert queries_for_a_tick(idle=3) == queries_for_a_tick(idle=30)
