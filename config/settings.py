@@ -333,5 +333,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # At INFO the SDK logs request URLs, which carry patients' numbers.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }

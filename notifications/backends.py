@@ -12,14 +12,14 @@ caller may do next:
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 
 import requests
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from urllib3.exceptions import NewConnectionError
 
 from .models import Message
@@ -107,8 +107,11 @@ class TwilioBackend:
     def find_sent(self, message: Message, since: datetime) -> list[str]:
         """Messages with this body to this number that Twilio has since the attempt began."""
         try:
-            found = self.client.messages.list(to=message.to_number, date_sent_after=since)
-        except (TwilioRestException, requests.RequestException) as exc:
+            # The SDK formats the filter without converting it: give it UTC.
+            found = self.client.messages.list(
+                to=message.to_number, date_sent_after=since.astimezone(UTC)
+            )
+        except (TwilioException, requests.RequestException) as exc:
             raise TransportError(f"lookup failed: {exc}", ambiguous=True) from exc
         return [m.sid for m in found if m.body == message.body]
 
