@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run test lint format lock chromium bench clean
+.PHONY: install run test chaos lint format lock chromium clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,10 @@ run: install
 ## worker and headless Chromium.
 test: install chromium
 	$(BIN)/python -m pytest
+
+## Fault and soak runs: worker SIGKILLs, Redis restarts, provider faults (minutes).
+chaos: install
+	$(BIN)/python -m pytest -m chaos -s
 
 chromium:
 	scripts/ensure-chromium

@@ -312,6 +312,8 @@ SMS_WEEKLY_CAP = env_int("SMS_WEEKLY_CAP", 3)
 SMS_RATE_PER_SECOND = env_int("SMS_RATE_PER_SECOND", 1)
 SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)
 SMS_LEASE_SECONDS = env_int("SMS_LEASE_SECONDS", 300)
+# The first retry waits about this long; each further one doubles it (max an hour).
+SMS_RETRY_BASE_SECONDS = env_int("SMS_RETRY_BASE_SECONDS", 30)
 if SMS_BACKEND == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
     raise ImproperlyConfigured("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
 if SMS_BACKEND == "twilio" and not (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID):

@@ -177,8 +177,8 @@ def _retry_later(message: Message, exc: TransportError) -> str:
 
 
 def backoff(attempts: int) -> timedelta:
-    """Exponential with full jitter: 30 s, 1 min, 2 min ... capped at an hour."""
-    ceiling = min(30 * 2 ** max(attempts - 1, 0), 3600)
+    """Exponential with jitter: about 30 s, 1 min, 2 min ... capped at an hour."""
+    ceiling = min(settings.SMS_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), 3600)
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 

@@ -1,11 +1,15 @@
 """A synthetic demo cohort: fake people, fictional 555-01xx numbers, every tier."""
 
 import random
-from datetime import date, time
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils import timezone
+
+from scheduling.models import ReminderSeries
+from scheduling.services import replan
 
 from . import services
 from .models import Cohort, ConsentSource, Patient, TumourProfile
@@ -42,6 +46,24 @@ FIRST_NAMES = [
     "Lane",
 ]
 TIME_ZONES = ["America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/Madrid"]
+# Zones around the world: one of them is always inside SMS sending hours.
+DAYTIME_CANDIDATES = [
+    "Pacific/Honolulu",
+    "America/Los_Angeles",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Atlantic/Azores",
+    "Europe/London",
+    "Europe/Madrid",
+    "Europe/Athens",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Bangkok",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+]
 
 
 def _demo_patient(cohort: Cohort, number: int, rng: random.Random) -> Patient:
@@ -84,3 +106,33 @@ def create_demo_cohort(coordinator, size: int = 36, seed: int = 2026) -> Cohort 
     profiles = [_demo_profile(kinds[n % len(kinds)], rng) for n in range(size)]
     services.enrol(patients, profiles, by=coordinator)
     return cohort
+
+
+def daytime_zone(now) -> str:
+    """A time zone where it is now between 10:00 and 19:59, well inside sending hours."""
+    return next(
+        zone for zone in DAYTIME_CANDIDATES if 10 <= now.astimezone(ZoneInfo(zone)).hour < 20
+    )
+
+
+@transaction.atomic
+def bring_reminders_forward(cohort: Cohort, count: int = 4) -> list[Patient]:
+    """Make a few demo reminders fall due in the next minutes, at a decent local hour.
+
+    The chosen patients move to a time zone where it is daytime now and are
+    re-planned; then their first self-exam reminder is set a minute or two
+    ahead, so a newcomer watches the worker send SMS right after start-up.
+    """
+    now = timezone.now()
+    patients = list(cohort.patients.select_related("profile", "cohort").order_by("pk")[:count])
+    zone = daytime_zone(now)
+    for patient in patients:
+        patient.timezone = zone
+        patient.save(update_fields=["timezone", "modified_on"])
+    replan(patients)
+    for minutes, patient in enumerate(patients, start=1):
+        series = patient.reminder_series.filter(is_active=True).order_by("dtstart").first()
+        ReminderSeries.objects.filter(pk=series.pk).update(
+            next_due_at=now + timedelta(minutes=minutes)
+        )
+    return patients

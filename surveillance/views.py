@@ -114,4 +114,3 @@ class PatientViewSet(
             "held_because": decision.reason,
         }
         return Response(CheckInSerializer(body).data, status=status.HTTP_202_ACCEPTED)
-

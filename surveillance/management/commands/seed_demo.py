@@ -6,7 +6,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
-from surveillance.demo import create_demo_cohort
+from surveillance.demo import DEMO_COHORT, bring_reminders_forward, create_demo_cohort
+from surveillance.models import Cohort
 from surveillance.roles import ADMIN, sync_roles
 
 DEMO_USERNAME = "demo"
@@ -25,6 +26,11 @@ class Command(BaseCommand):
         cohort = create_demo_cohort(user)
         if cohort is not None:
             self.stdout.write(f"Enrolled {cohort.patients.count()} synthetic patients in {cohort}.")
+        early = bring_reminders_forward(Cohort.objects.get(name=DEMO_COHORT))
+        self.stdout.write(
+            f"{len(early)} self-exam reminders fall due in the next {len(early)} minutes: "
+            "watch the worker print them."
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 f"\n  Open {url} and sign in as {DEMO_USERNAME!r} with password {password!r}\n"
