@@ -284,6 +284,9 @@ CELERY_BEAT_SCHEDULE = {
         ("dispatch-due", "notifications.tasks.dispatch_due", 60.0),
         ("reconcile-stale-messages", "notifications.tasks.reconcile_stale_messages", 60.0),
         ("route-unrouted-messages", "notifications.tasks.route_unrouted_messages", 300.0),
+        ("escalate-overdue-flags", "surveillance.tasks.escalate_overdue_flags", 60.0),
+        ("close-expired-questionnaires", "surveillance.tasks.close_expired_questionnaires", 60.0),
+        ("daily-digest", "surveillance.tasks.send_daily_digests", 3600.0),
     ]
 }
 # How long without a beat before /healthz reports the scheduler as stale.
@@ -320,6 +323,28 @@ if SMS_BACKEND == "twilio" and not (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVI
     raise ImproperlyConfigured(
         "SMS_BACKEND=twilio needs TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID"
     )
+
+# --- Lesion reports and flags -------------------------------------------------------
+# Review deadlines in business days (weekends and Holiday rows skipped).
+FLAG_REVIEW_BUSINESS_DAYS = {"urgent": 1, "routine": 3}
+# An urgent flag is also texted to this on-call number (E.164), if set.
+ONCALL_SMS_NUMBER = env_str("ONCALL_SMS_NUMBER")
+# An unfinished SMS questionnaire becomes an (incomplete) report after this long.
+QUESTIONNAIRE_TIMEOUT_HOURS = env_int("QUESTIONNAIRE_TIMEOUT_HOURS", 24)
+# How long a one-time web report link stays valid, and the largest photo accepted.
+REPORT_LINK_HOURS = env_int("REPORT_LINK_HOURS", 72)
+LESION_PHOTO_MAX_BYTES = env_int("LESION_PHOTO_MAX_BYTES", 8 * 1024 * 1024)
+# The local hour (in each coordinator's first cohort's zone) the daily digest goes out.
+DIGEST_HOUR = env_int("DIGEST_HOUR", 7)
+
+# --- E-mail (urgent alerts, escalations, digests) -------------------------------------
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "surveillance@localhost")
 
 # --- Logging ----------------------------------------------------------------------
 LOGGING = {

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from notifications import webhooks
+from surveillance import web_reports
 
 from .health import healthz
 from .views import HomeView
@@ -28,6 +29,20 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/twilio/sms/", webhooks.inbound_sms, name="twilio-sms"),
     path("webhooks/twilio/status/", webhooks.delivery_status, name="twilio-status"),
+    # Lesion reports on the web: the patient's one-time link, staff entry, private photos.
+    path("r/<str:nonce>/", web_reports.report_form, name="lesion-link"),
+    path("r/<str:nonce>/thanks/", web_reports.report_thanks, name="lesion-link-thanks"),
+    path(
+        "patients/<int:patient_id>/lesion-report/",
+        web_reports.staff_report_form,
+        name="lesion-report-new",
+    ),
+    path(
+        "patients/<int:patient_id>/lesion-reports/<int:report_id>/",
+        web_reports.staff_report_recorded,
+        name="lesion-report-recorded",
+    ),
+    path("lesion-photos/<int:photo_id>/", web_reports.lesion_photo, name="lesion-photo"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="api-docs"),

@@ -9,10 +9,11 @@ caller may do next:
 - neither: permanent (`code` says why, e.g. 21610 unsubscribed); never retry.
 """
 
+import logging
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 
 import requests
@@ -24,9 +25,14 @@ from urllib3.exceptions import NewConnectionError
 
 from .models import Message
 
+logger = logging.getLogger(__name__)
+
 UNSUBSCRIBED = "21610"
 INVALID_NUMBERS = {"21211": "invalid number", "21614": "not a mobile number"}
 TOO_MANY_REQUESTS = "20429"
+AUTHENTICATION_FAILED = "20003"
+# The newest messages to a number that reconciliation looks through.
+LOOKUP_LIMIT = 50
 
 
 class TransportError(Exception):
@@ -105,15 +111,21 @@ class TwilioBackend:
         return created.sid
 
     def find_sent(self, message: Message, since: datetime) -> list[str]:
-        """Messages with this body to this number that Twilio has since the attempt began."""
+        """Messages with this body to this number that Twilio created since the attempt began.
+
+        Not filtered by DateSent: Twilio leaves it empty until the carrier
+        hand-off (and filters it by day only), and a message still queued at
+        Twilio is exactly the one we must not send again.
+        """
         try:
-            # The SDK formats the filter without converting it: give it UTC.
-            found = self.client.messages.list(
-                to=message.to_number, date_sent_after=since.astimezone(UTC)
-            )
+            found = self.client.messages.list(to=message.to_number, limit=LOOKUP_LIMIT)
         except (TwilioException, requests.RequestException) as exc:
             raise TransportError(f"lookup failed: {exc}", ambiguous=True) from exc
-        return [m.sid for m in found if m.body == message.body]
+        return [
+            m.sid
+            for m in found
+            if m.body == message.body and (m.date_created is None or m.date_created >= since)
+        ]
 
 
 def _never_reached_provider(exc: requests.RequestException) -> bool:
@@ -132,6 +144,10 @@ def _classify(exc: TwilioRestException) -> TransportError:
     code = str(exc.code or "")
     if exc.status == 429 or code == TOO_MANY_REQUESTS:
         return TransportError(exc.msg, code=code or TOO_MANY_REQUESTS, retryable=True)
+    if exc.status == 401 or code == AUTHENTICATION_FAILED:
+        # Our credentials, not the message: nothing was sent, so retry, and say it loudly.
+        logger.error("Twilio refused our credentials (%s): check TWILIO_AUTH_TOKEN", code)
+        return TransportError(exc.msg, code=code or AUTHENTICATION_FAILED, retryable=True)
     if exc.status >= 500:
         return TransportError(exc.msg, code=code, ambiguous=True)
     return TransportError(exc.msg, code=code)

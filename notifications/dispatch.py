@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from surveillance.models import Patient
 
-from . import policy
+from . import delivery, policy
 from .backends import INVALID_NUMBERS, UNSUBSCRIBED, TransportError, get_backend
 from .models import Message
 from .sender_rate import sender_key, wait_for_slot
@@ -52,7 +52,7 @@ def send(message_id: int) -> str:
         sid = get_backend().send(message)
     except TransportError as exc:
         return _record_failure(message, exc)
-    _record(
+    if _record(
         message,
         status=Status.SENT,
         provider_sid=sid,
@@ -60,7 +60,8 @@ def send(message_id: int) -> str:
         error="",
         error_code="",
         lease_expires_at=None,
-    )
+    ):
+        delivery.apply_early_status(sid)
     return "sent"
 
 
@@ -73,6 +74,9 @@ def claim(message_id: int, now: datetime) -> Message | None:
     )
     if message is None:
         return None
+    if message.patient_id is None:
+        # A staff alert (the on-call number): no patient consent, cap or quiet hours.
+        return _start_sending(message, now)
     patient = Patient.objects.select_for_update().get(pk=message.patient_id)
     refused = refusal(patient)
     if refused:
@@ -82,8 +86,14 @@ def claim(message_id: int, now: datetime) -> Message | None:
     if decision.send_at > now:
         _save(message, send_after=decision.send_at, hold_reason=decision.reason)
         return None
+    message.to_number = patient.phone  # the number may have changed since it was queued
+    return _start_sending(message, now)
+
+
+def _start_sending(message: Message, now: datetime) -> Message:
     _save(
         message,
+        to_number=message.to_number,
         status=Status.SENDING,
         attempts=message.attempts + 1,
         attempt_started_at=now,
@@ -184,20 +194,25 @@ def backoff(attempts: int) -> timedelta:
 
 @transaction.atomic
 def _give_up(message: Message, exc: TransportError) -> None:
-    patient = Patient.objects.select_for_update().get(pk=message.patient_id)
-    status = Status.FAILED
-    if exc.code == UNSUBSCRIBED:
-        patient.sms_opted_out_at = patient.sms_opted_out_at or timezone.now()
-        patient.save(update_fields=["sms_opted_out_at"])
-        status = Status.UNDELIVERABLE
-    elif exc.code in INVALID_NUMBERS:
-        patient.phone_invalid_at = timezone.now()
-        patient.phone_invalid_reason = f"Twilio {exc.code}: {INVALID_NUMBERS[exc.code]}"
-        patient.save(update_fields=["phone_invalid_at", "phone_invalid_reason"])
-        status = Status.UNDELIVERABLE
+    status = _mark_number(message.patient_id, exc.code) if message.patient_id else Status.FAILED
     _record(
         message, status=status, error=str(exc)[:300], error_code=exc.code, lease_expires_at=None
     )
+
+
+def _mark_number(patient_id: int, code: str) -> str:
+    """Record on the patient what a permanent error says about their number."""
+    patient = Patient.objects.select_for_update().get(pk=patient_id)
+    if code == UNSUBSCRIBED:
+        patient.sms_opted_out_at = patient.sms_opted_out_at or timezone.now()
+        patient.save(update_fields=["sms_opted_out_at"])
+        return Status.UNDELIVERABLE
+    if code in INVALID_NUMBERS:
+        patient.phone_invalid_at = timezone.now()
+        patient.phone_invalid_reason = f"Twilio {code}: {INVALID_NUMBERS[code]}"
+        patient.save(update_fields=["phone_invalid_at", "phone_invalid_reason"])
+        return Status.UNDELIVERABLE
+    return Status.FAILED
 
 
 def reconcile_stale(now: datetime, limit: int = 200) -> dict:
@@ -235,7 +250,10 @@ def _reconcile(message_id: int, now: datetime) -> str:
             provider_sid=sid,
             sent_at=message.attempt_started_at,
             lease_expires_at=None,
+            error="",
+            error_code="",
         )
+        delivery.apply_early_status(sid)
         return "found_sent"
     if message.attempts >= settings.SMS_MAX_ATTEMPTS:
         _save(

@@ -1,10 +1,13 @@
 import django_filters
 
+from surveillance.filters import cohort_filter, patient_filter
+
 from .models import Message
 
 
 class MessageFilter(django_filters.FilterSet):
-    cohort = django_filters.NumberFilter(field_name="patient__cohort")
+    patient = patient_filter()
+    cohort = cohort_filter("patient__cohort")
 
     class Meta:
         model = Message

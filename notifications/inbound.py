@@ -8,6 +8,7 @@ message whose routing crashed stays unrouted and is routed again later by
 """
 
 import logging
+import re
 from collections.abc import Callable
 
 from django.db import transaction
@@ -39,8 +40,9 @@ def register(handler: Handler) -> Handler:
 
 
 def keyword(body: str) -> str:
+    """The message as a carrier keyword ("Stop." -> "STOP"), or "" if it is more than a word."""
     words = body.strip().split()
-    return words[0].upper().strip(".!") if len(words) == 1 else ""
+    return re.sub(r"[\W_]", "", words[0]).upper() if len(words) == 1 else ""
 
 
 def store(sid: str, from_number: str, to_number: str, body: str) -> tuple[Message, bool]:

@@ -33,6 +33,10 @@ class Message(models.Model):
         HELP = "help", "HELP answer"
         OPTED_IN = "opted_in", "START confirmation"
         REPLY = "reply", "Reply in a conversation"
+        QUESTION = "question", "Questionnaire question"
+        REPORT_RECEIVED = "report_received", "Report acknowledgement"
+        VISIT_BOOKED = "visit_booked", "Visit booked after a report"
+        STAFF_ALERT = "staff_alert", "Alert to the on-call number"
         INBOUND = "inbound", "From the patient"
 
     # How far each delivery status has got: callbacks never move a message back.
@@ -55,8 +59,9 @@ class Message(models.Model):
     direction = models.CharField(max_length=8, choices=Direction.choices)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     body = models.TextField()
-    to_number = models.CharField(max_length=20)
-    from_number = models.CharField(max_length=20, blank=True)
+    # Room for channel addresses such as "whatsapp:+12015550123".
+    to_number = models.CharField(max_length=64)
+    from_number = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=13, choices=Status.choices)
     urgent = models.BooleanField(default=False, help_text="Exempt from the frequency cap.")
     is_reply = models.BooleanField(default=False, help_text="Exempt from the frequency cap.")
@@ -111,3 +116,21 @@ class Message(models.Model):
     @property
     def counts_against_cap(self) -> bool:
         return not (self.urgent or self.is_reply)
+
+
+class EarlyStatus(models.Model):
+    """A delivery callback for a sid no message carries yet.
+
+    Twilio may call back before the sender has stored the sid (or, after a
+    timeout, before reconciliation finds the message): the callback is kept
+    here and applied when the sid is recorded, so a failed delivery is never
+    lost.
+    """
+
+    provider_sid = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=13, choices=Message.Status.choices)
+    error_code = models.CharField(max_length=10, blank=True)
+    received_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"early {self.status} for {self.provider_sid}"

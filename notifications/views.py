@@ -41,5 +41,7 @@ class MessageViewSet(
         if message.reviewed_at is None:
             message.reviewed_at, message.reviewed_by = timezone.now(), request.user
             message.needs_review = False
-            message.save(update_fields=["reviewed_at", "reviewed_by", "needs_review"])
+            message.save(
+                update_fields=["reviewed_at", "reviewed_by", "needs_review", "modified_on"]
+            )
         return Response(MessageSerializer(message).data)

@@ -12,15 +12,11 @@ from functools import wraps
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from surveillance.models import Patient
-
-from . import inbound
-from .backends import INVALID_NUMBERS, UNSUBSCRIBED
+from . import delivery, inbound
 from .models import Message
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -31,8 +27,6 @@ STATUSES = {
     "undelivered": Message.Status.UNDELIVERABLE,
     "failed": Message.Status.FAILED,
 }
-# Delivery error codes that mean the number cannot take SMS.
-UNREACHABLE_NUMBERS = {"30005": "unknown number", "30006": "landline or unreachable carrier"}
 
 
 def twilio_signed(view):
@@ -52,6 +46,16 @@ def twilio_signed(view):
     return checked
 
 
+def _unstorable(post) -> str:
+    """Why a signed inbound request cannot be a Twilio message (a 400), or ""."""
+    if len(post["MessageSid"]) > Message._meta.get_field("provider_sid").max_length:
+        return "MessageSid is too long."
+    for name in ("From", "To"):
+        if len(post.get(name, "")) > Message._meta.get_field("from_number").max_length:
+            return f"{name} is too long."
+    return ""
+
+
 def _missing(request, *names: str) -> str:
     return ", ".join(name for name in names if name not in request.POST)
 
@@ -64,10 +68,13 @@ def inbound_sms(request):
     if missing:
         return HttpResponseBadRequest(f"Missing: {missing}")
     post = request.POST
+    problem = _unstorable(post)
+    if problem:
+        return HttpResponseBadRequest(problem)
+    # Stored as written, but for NUL, which PostgreSQL text cannot hold.
+    body = post["Body"].replace("\x00", "\ufffd")
     with transaction.atomic():
-        message, created = inbound.store(
-            post["MessageSid"], post["From"], post.get("To", ""), post["Body"]
-        )
+        message, created = inbound.store(post["MessageSid"], post["From"], post.get("To", ""), body)
     if created:
         inbound.route_safely(message.pk)
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
@@ -82,31 +89,7 @@ def delivery_status(request):
         return HttpResponseBadRequest(f"Missing: {missing}")
     status = STATUSES.get(request.POST["MessageStatus"])
     if status is not None:
-        record_status(request.POST["MessageSid"], status, request.POST.get("ErrorCode", ""))
+        delivery.record_status(
+            request.POST["MessageSid"], status, request.POST.get("ErrorCode", "")
+        )
     return HttpResponse(status=204)
-
-
-@transaction.atomic
-def record_status(sid: str, status: str, error_code: str) -> None:
-    """Move a message forward only: a late "sent" never undoes "delivered"."""
-    message = Message.objects.select_for_update().filter(provider_sid=sid).first()
-    if message is None or Message.PROGRESS[status] <= Message.PROGRESS[message.status]:
-        return
-    message.status, message.error_code = status, error_code or message.error_code
-    if status == Message.Status.DELIVERED:
-        message.delivered_at = timezone.now()
-    message.save(update_fields=["status", "error_code", "delivered_at", "modified_on"])
-    if message.patient_id and error_code:
-        _flag_number(message.patient_id, error_code)
-
-
-def _flag_number(patient_id: int, code: str) -> None:
-    if code == UNSUBSCRIBED:
-        Patient.objects.filter(pk=patient_id, sms_opted_out_at__isnull=True).update(
-            sms_opted_out_at=timezone.now()
-        )
-    reason = INVALID_NUMBERS.get(code) or UNREACHABLE_NUMBERS.get(code)
-    if reason:
-        Patient.objects.filter(pk=patient_id).update(
-            phone_invalid_at=timezone.now(), phone_invalid_reason=f"Twilio {code}: {reason}"
-        )

@@ -2,11 +2,14 @@ import django_filters
 from django.db.models import Q
 from django.utils import timezone
 
+from surveillance.filters import cohort_filter, patient_filter
+
 from .models import Visit
 
 
 class VisitFilter(django_filters.FilterSet):
-    cohort = django_filters.NumberFilter(field_name="patient__cohort")
+    patient = patient_filter()
+    cohort = cohort_filter("patient__cohort")
     due_date = django_filters.DateFromToRangeFilter()
     overdue = django_filters.BooleanFilter(method="filter_overdue")
 

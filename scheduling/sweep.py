@@ -45,7 +45,11 @@ def _drain(sweep_batch, now: datetime, batch_size: int) -> int:
     return total
 
 
-def _wanted(patient, today) -> bool:
+def _local_day(patient, moment: datetime):
+    return moment.astimezone(ZoneInfo(patient.timezone)).date()
+
+
+def _wanted(patient, day) -> bool:
     """Whether to write this occurrence at all.
 
     Occurrences for patients who cannot be texted (inactive, no consent, STOP)
@@ -57,7 +61,7 @@ def _wanted(patient, today) -> bool:
         patient.is_active
         and patient.sms_consent
         and patient.sms_opted_out_at is None
-        and not patient.reminders_paused_on(today)
+        and not patient.reminders_paused_on(day)
     )
 
 
@@ -70,13 +74,12 @@ def _sweep_series(now: datetime, batch_size: int) -> int:
         .order_by("next_due_at")[:batch_size]
     )
     batch = list(due)
-    today = timezone.localdate(now)
     messages = [
         outbox.build(
             series.patient, series.kind, f"series:{series.pk}:{series.next_due_at:%Y%m%dT%H%M%SZ}"
         )
         for series in batch
-        if _wanted(series.patient, today)
+        if _wanted(series.patient, _local_day(series.patient, series.next_due_at))
     ]
     Message.objects.bulk_create(messages, ignore_conflicts=True)
     for series in batch:
@@ -94,8 +97,11 @@ def _sweep_visits(now: datetime, batch_size: int) -> int:
         .order_by("next_reminder_at")[:batch_size]
     )
     batch = list(due)
-    today = timezone.localdate(now)
-    reminders = [_visit_reminder(visit) for visit in batch if _wanted(visit.patient, today)]
+    reminders = [
+        _visit_reminder(visit)
+        for visit in batch
+        if _wanted(visit.patient, _local_day(visit.patient, visit.next_reminder_at))
+    ]
     Message.objects.bulk_create(reminders, ignore_conflicts=True)
     for visit in batch:
         visit.next_reminder_at = visit.reminder_after(now)

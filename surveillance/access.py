@@ -25,3 +25,8 @@ def cohorts_for(user) -> QuerySet[Cohort]:
 
 def patients_for(user) -> QuerySet[Patient]:
     return Patient.objects.filter(cohort__in=cohorts_for(user))
+
+
+def can_resolve(user, cohort: Cohort) -> bool:
+    """Resolving a flag is a clinical decision: the cohort's clinical leads, or admins."""
+    return is_admin(user) or cohort.clinical_leads.filter(pk=user.pk).exists()

@@ -6,7 +6,17 @@ from simple_history.admin import SimpleHistoryAdmin
 from . import services
 from .access import cohorts_for, is_admin, patients_for
 from .audit import AuditedAdminMixin
-from .models import AuditEvent, Cohort, Patient, RiskAssessment, TumourProfile
+from .models import (
+    AuditEvent,
+    Cohort,
+    Flag,
+    FlagEscalation,
+    Holiday,
+    LesionReport,
+    Patient,
+    RiskAssessment,
+    TumourProfile,
+)
 
 
 @admin.register(Cohort)
@@ -169,4 +179,64 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    """Days review deadlines skip: edit the list here."""
+
+    list_display = ("day", "name")
+    date_hierarchy = "day"
+
+
+class FlagEscalationInline(admin.TabularInline):
+    model = FlagEscalation
+    fields = ("level", "escalated_at", "notified")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Flag)
+class FlagAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+    """Review steps go through the API (acknowledge, resolve): here they are read-only."""
+
+    audit_object_type = "flag"
+    list_display = ("id", "patient", "urgency", "status", "review_due_at", "outcome")
+    list_filter = ("urgency", "status", "patient__cohort")
+    date_hierarchy = "review_due_at"
+    readonly_fields = [field.name for field in Flag._meta.fields]
+    inlines = [FlagEscalationInline]
+
+    def get_queryset(self, request):
+        return Flag.objects.filter(patient__in=patients_for(request.user)).select_related("patient")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(LesionReport)
+class LesionReportAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_object_type = "lesion_report"
+    list_display = ("id", "patient", "channel", "complete", "created_at")
+    list_filter = ("channel", "complete", "patient__cohort")
+    readonly_fields = (
+        "patient",
+        "channel",
+        "answers",
+        "complete",
+        "note",
+        "created_at",
+        "created_by",
+    )
+    exclude = ("messages",)
+
+    def get_queryset(self, request):
+        return LesionReport.objects.filter(patient__in=patients_for(request.user))
+
+    def has_add_permission(self, request):
         return False

@@ -8,6 +8,7 @@ class SurveillanceConfig(AppConfig):
     name = "surveillance"
 
     def ready(self):
+        from . import questionnaire  # noqa: F401 - registers the SMS handlers
         from .roles import sync_roles
 
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="surveillance.sync_roles")

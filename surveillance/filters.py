@@ -1,9 +1,58 @@
 import django_filters
+from django.db.models import Q
+from django.utils import timezone
 
-from .models import Patient
+from .access import cohorts_for, patients_for
+from .models import Cohort, Flag, LesionReport, Patient
+
+
+def _user_cohorts(request):
+    return cohorts_for(request.user) if request is not None else Cohort.objects.none()
+
+
+def _user_patients(request):
+    return patients_for(request.user) if request is not None else Patient.objects.none()
+
+
+def cohort_filter(field_name: str = "cohort") -> django_filters.ModelChoiceFilter:
+    """?cohort= among the user's cohorts only: another cohort's id is as unknown as a made-up one.
+
+    Unscoped choices would also list every cohort in the browsable API's filter form.
+    """
+    return django_filters.ModelChoiceFilter(field_name=field_name, queryset=_user_cohorts)
+
+
+def patient_filter(field_name: str = "patient") -> django_filters.ModelChoiceFilter:
+    """?patient= among the user's patients only (names never listed from other cohorts)."""
+    return django_filters.ModelChoiceFilter(field_name=field_name, queryset=_user_patients)
 
 
 class PatientFilter(django_filters.FilterSet):
+    cohort = cohort_filter()
+
     class Meta:
         model = Patient
         fields = ["cohort", "risk_tier", "language", "sms_consent", "is_active"]
+
+
+class FlagFilter(django_filters.FilterSet):
+    patient = patient_filter()
+    cohort = cohort_filter("patient__cohort")
+    overdue = django_filters.BooleanFilter(method="filter_overdue")
+
+    class Meta:
+        model = Flag
+        fields = ["patient", "cohort", "urgency", "status", "overdue"]
+
+    def filter_overdue(self, queryset, name, value):
+        overdue = Q(status__in=Flag.UNRESOLVED, review_due_at__lt=timezone.now())
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+
+
+class LesionReportFilter(django_filters.FilterSet):
+    patient = patient_filter()
+    cohort = cohort_filter("patient__cohort")
+
+    class Meta:
+        model = LesionReport
+        fields = ["patient", "cohort", "channel", "complete"]

@@ -23,6 +23,9 @@ _COORDINATOR_PERMISSIONS = [
     "scheduling.view_visit",
     "scheduling.change_visit",
     "scheduling.view_reminderseries",
+    "surveillance.view_flag",
+    "surveillance.view_lesionreport",
+    "surveillance.view_holiday",
     "scheduling.view_protocol",
     "scheduling.view_protocolvisitrule",
     "scheduling.view_protocolreminderrule",
@@ -34,6 +37,10 @@ _CLINICAL_LEAD_PERMISSIONS = _COORDINATOR_PERMISSIONS + [
     for verb in ("add", "change", "delete")
 ]
 _ADMIN_EXTRA = [
+    "surveillance.add_holiday",
+    "surveillance.change_holiday",
+    "surveillance.delete_holiday",
+    "surveillance.view_auditevent",
     "surveillance.add_cohort",
     "surveillance.change_cohort",
     "auth.view_user",

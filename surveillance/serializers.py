@@ -2,13 +2,23 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from notifications.phones import to_e164
 
-from . import services
-from .access import cohorts_for
-from .models import Cohort, ConsentSource, Patient, RiskAssessment, TumourProfile
+from . import lesions, services
+from .access import cohorts_for, patients_for
+from .models import (
+    Cohort,
+    ConsentSource,
+    Flag,
+    LesionReport,
+    Patient,
+    RiskAssessment,
+    TumourProfile,
+)
+from .triage import QUESTIONS, invalid_answers
 from .validators import validate_time_zone
 
 MRN_TAKEN = "This MRN is already enrolled at this site."
@@ -63,6 +73,14 @@ class TumourProfileSerializer(serializers.ModelSerializer):
         return attrs
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2})?$", "example": "10:00"})
+class HourMinuteField(serializers.TimeField):
+    """A local time of day as HH:MM (seconds accepted on input, never shown)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", **kwargs)
+
+
 class CohortField(serializers.PrimaryKeyRelatedField):
     """Only the cohorts the requesting user belongs to can be chosen."""
 
@@ -74,7 +92,7 @@ class PatientSerializer(serializers.ModelSerializer):
     cohort = CohortField()
     profile = TumourProfileSerializer()
     phone = serializers.CharField(max_length=32, help_text="Mobile number; stored as E.164.")
-    reminder_time = serializers.TimeField(format="%H:%M", required=False)
+    reminder_time = HourMinuteField(required=False)
     sms_consent_source = serializers.ChoiceField(
         choices=ConsentSource.choices, required=False, allow_blank=True
     )
@@ -180,6 +198,9 @@ class PatientSerializer(serializers.ModelSerializer):
         profile_data = validated_data.pop("profile", {})
         source = validated_data.pop("sms_consent_source", "")
         previous_consent = patient.sms_consent
+        if validated_data.get("phone", patient.phone) != patient.phone:
+            # A corrected number gets a fresh chance: SMS resume to it.
+            patient.phone_invalid_at, patient.phone_invalid_reason = None, ""
         for name, value in validated_data.items():
             setattr(patient, name, value)
         self._record_consent(patient, previous=previous_consent, source=source)
@@ -195,3 +216,91 @@ class RiskAssessmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = RiskAssessment
         fields = ["tier", "reasons", "rule_version", "assessed_at", "assessed_by"]
+
+
+class FlagSerializer(serializers.ModelSerializer):
+    overdue = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Flag
+        fields = [
+            "id",
+            "patient",
+            "report",
+            "urgency",
+            "reasons",
+            "rule_version",
+            "status",
+            "review_due_at",
+            "overdue",
+            "outcome",
+            "outcome_note",
+            "acknowledged_at",
+            "acknowledged_by",
+            "resolved_at",
+            "resolved_by",
+            "urgent_visit",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ResolveFlagSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=Flag.Outcome.choices)
+    note = serializers.CharField(required=False, allow_blank=True)
+
+
+class UrgentVisitSerializer(serializers.Serializer):
+    booked_at = serializers.DateTimeField(required=False, help_text="Book it now, if known.")
+    location = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class PatientField(serializers.PrimaryKeyRelatedField):
+    """Only patients of the requesting user's cohorts can be chosen."""
+
+    def get_queryset(self):
+        return patients_for(self.context["request"].user)
+
+
+class LesionReportSerializer(serializers.ModelSerializer):
+    """A report entered by staff (phone call, clinic visit): channel "staff"."""
+
+    patient = PatientField()
+    flag = serializers.PrimaryKeyRelatedField(read_only=True)
+    complete = serializers.BooleanField(required=False)
+
+    class Meta:
+        model = LesionReport
+        fields = [
+            "id",
+            "patient",
+            "channel",
+            "answers",
+            "complete",
+            "note",
+            "flag",
+            "created_at",
+            "created_by",
+        ]
+        read_only_fields = ["channel", "created_at", "created_by"]
+
+    def validate_answers(self, answers):
+        if not isinstance(answers, dict):
+            raise serializers.ValidationError("Answers are an object: question -> answer.")
+        errors = invalid_answers(answers)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return answers
+
+    def create(self, validated_data):
+        answers = validated_data["answers"]
+        complete = validated_data.get("complete", set(answers) == set(QUESTIONS))
+        flag = lesions.record_report(
+            validated_data["patient"],
+            LesionReport.Channel.STAFF,
+            answers,
+            complete=complete,
+            by=self.context["request"].user,
+            note=validated_data.get("note", ""),
+        )
+        return flag.report

@@ -1,9 +1,14 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .views import CohortViewSet, PatientViewSet
+from .dashboard import DashboardView
+from .views import CohortViewSet, FlagViewSet, LesionReportViewSet, PatientViewSet
 
 router = DefaultRouter(trailing_slash=True)
+router.include_format_suffixes = False  # JSON only: no ".json" twin of every route
 router.register("cohorts", CohortViewSet, basename="cohort")
 router.register("patients", PatientViewSet, basename="patient")
+router.register("lesion-reports", LesionReportViewSet, basename="lesion-report")
+router.register("flags", FlagViewSet, basename="flag")
 
-urlpatterns = router.urls
+urlpatterns = [path("dashboard/", DashboardView.as_view(), name="dashboard"), *router.urls]

@@ -5,18 +5,28 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from notifications import dispatch, outbox
 from notifications.serializers import CheckInSerializer
-from scheduling.serializers import ScheduleSerializer, UpcomingSendSerializer
+from scheduling.serializers import ScheduleSerializer, UpcomingSendSerializer, VisitSerializer
 from scheduling.upcoming import upcoming_sends
 
-from .access import cohorts_for, is_admin, patients_for
+from . import lesions
+from .access import can_resolve, cohorts_for, is_admin, patients_for
 from .audit import AuditedViewSetMixin
-from .filters import PatientFilter
-from .serializers import CohortSerializer, PatientSerializer, RiskAssessmentSerializer
+from .filters import FlagFilter, LesionReportFilter, PatientFilter
+from .models import Flag, LesionReport
+from .serializers import (
+    CohortSerializer,
+    FlagSerializer,
+    LesionReportSerializer,
+    PatientSerializer,
+    ResolveFlagSerializer,
+    RiskAssessmentSerializer,
+    UrgentVisitSerializer,
+)
 
 
 class IsAdminOrReadOnly(permissions.BasePermission):
@@ -87,7 +97,7 @@ class PatientViewSet(
         return Response(ScheduleSerializer(schedule).data)
 
     @extend_schema(responses=UpcomingSendSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def upcoming(self, request, pk=None):
         """Every SMS due to go to this patient, with when and what holds it back."""
         sends = upcoming_sends(self.get_object(), timezone.now())
@@ -114,3 +124,80 @@ class PatientViewSet(
             "held_because": decision.reason,
         }
         return Response(CheckInSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class LesionReportViewSet(
+    AuditedViewSetMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Lesion reports of the user's cohorts; staff enter reports taken by phone or in clinic."""
+
+    serializer_class = LesionReportSerializer
+    filterset_class = LesionReportFilter
+    audit_object_type = "lesion_report"
+
+    def get_queryset(self):
+        return LesionReport.objects.filter(patient__in=patients_for(self.request.user))
+
+
+class FlagViewSet(
+    AuditedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Flags to review, and the review steps: acknowledge, urgent visit, resolve.
+
+    Coordinators and clinical leads acknowledge; resolving (with an outcome)
+    is for the cohort's clinical leads and admins.
+    """
+
+    serializer_class = FlagSerializer
+    filterset_class = FlagFilter
+    audit_object_type = "flag"
+
+    def get_queryset(self):
+        return Flag.objects.filter(patient__in=patients_for(self.request.user))
+
+    def _step(self, step) -> Response:
+        try:
+            flag = step()
+        except lesions.FlagStateError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(FlagSerializer(flag).data)
+
+    @extend_schema(request=None, responses=FlagSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        flag = self.get_object()
+        return self._step(lambda: lesions.acknowledge(flag, request.user))
+
+    @extend_schema(request=ResolveFlagSerializer, responses=FlagSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        flag = self.get_object()
+        if not can_resolve(request.user, flag.patient.cohort):
+            raise PermissionDenied("Only the cohort's clinical leads resolve flags.")
+        payload = ResolveFlagSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return self._step(
+            lambda: lesions.resolve(
+                flag,
+                payload.validated_data["outcome"],
+                request.user,
+                payload.validated_data.get("note", ""),
+            )
+        )
+
+    @extend_schema(request=UrgentVisitSerializer, responses=VisitSerializer)
+    @action(detail=True, methods=["post"], url_path="urgent-visit")
+    def urgent_visit(self, request, pk=None):
+        """The one-click urgent visit for this flag's patient (booked if a time is given)."""
+        flag = self.get_object()
+        payload = UrgentVisitSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            visit = lesions.add_urgent_visit(flag, request.user, **payload.validated_data)
+        except lesions.FlagStateError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(VisitSerializer(visit).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,63 @@
+"""Delivery status from Twilio's callbacks, applied forward-only and never lost."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from surveillance.models import Patient
+
+from .backends import INVALID_NUMBERS, UNSUBSCRIBED
+from .models import EarlyStatus, Message
+
+# Delivery error codes that mean the number cannot take SMS.
+UNREACHABLE_NUMBERS = {"30005": "unknown number", "30006": "landline or unreachable carrier"}
+
+
+@transaction.atomic
+def record_status(sid: str, status: str, error_code: str = "") -> None:
+    """Move a message forward only: a late "sent" never undoes "delivered"."""
+    message = Message.objects.select_for_update().filter(provider_sid=sid).first()
+    if message is None:
+        _keep_early(sid, status, error_code)
+        return
+    if message.direction != Message.Direction.OUTBOUND:
+        return  # a callback naming a message we received: nothing to move
+    if Message.PROGRESS[status] <= Message.PROGRESS[message.status]:
+        return
+    message.status, message.error_code = status, error_code or message.error_code
+    if status == Message.Status.DELIVERED:
+        message.delivered_at = timezone.now()
+    message.save(update_fields=["status", "error_code", "delivered_at", "modified_on"])
+    if message.patient_id and error_code:
+        _flag_number(message.patient_id, error_code)
+
+
+def _keep_early(sid: str, status: str, error_code: str) -> None:
+    # Two callbacks for one sid may race: insert-or-nothing, then move forward under a lock.
+    EarlyStatus.objects.bulk_create(
+        [EarlyStatus(provider_sid=sid, status=status, error_code=error_code)],
+        ignore_conflicts=True,
+    )
+    early = EarlyStatus.objects.select_for_update().get(provider_sid=sid)
+    if Message.PROGRESS[status] > Message.PROGRESS[early.status]:
+        early.status, early.error_code = status, error_code
+        early.save()
+
+
+def apply_early_status(sid: str) -> None:
+    """Called once a message's sid is stored: replay a callback that came first."""
+    early = EarlyStatus.objects.filter(provider_sid=sid).first()
+    if early is not None:
+        record_status(sid, early.status, early.error_code)
+        early.delete()
+
+
+def _flag_number(patient_id: int, code: str) -> None:
+    if code == UNSUBSCRIBED:
+        Patient.objects.filter(pk=patient_id, sms_opted_out_at__isnull=True).update(
+            sms_opted_out_at=timezone.now()
+        )
+    reason = INVALID_NUMBERS.get(code) or UNREACHABLE_NUMBERS.get(code)
+    if reason:
+        Patient.objects.filter(pk=patient_id).update(
+            phone_invalid_at=timezone.now(), phone_invalid_reason=f"Twilio {code}: {reason}"
+        )

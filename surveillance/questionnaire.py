@@ -1,0 +1,319 @@
+"""The SMS lesion questionnaire: one question per message, answers as numbers.
+
+A self-exam reminder asks "Reply 1 if nothing has changed, 2 if you noticed a
+new spot, lump or rash". The inbound handler registered here:
+
+- with no questionnaire open: "1" records a self-exam with nothing new; "2",
+  or words such as lump, spot, rash, bulto, mancha (any case, accents or
+  not, whole words), start a questionnaire whose first question also offers
+  a one-time link to the web form. Anything else is left to the
+  coordinators' inbox.
+- with a questionnaire open: the message answers the current question (a
+  number, tolerating spaces, punctuation, full-width digits, a keycap emoji,
+  "yes"/"no"); an unclear answer re-asks the question once, a second one
+  leaves it unanswered and moves on. After the last question the
+  questionnaire becomes a report and a flag (`lesions.record_report`, which
+  also thanks the patient).
+
+An unfinished questionnaire times out QUESTIONNAIRE_TIMEOUT_HOURS after the
+patient's last message and still becomes a report, marked incomplete
+(`close_expired`, run by beat): a clinician looks at every one. Nothing the
+patient wrote is lost: every message of the conversation is linked to the
+report, their own words (anything that was not a numbered answer) go to the
+report's note, and a coordinator is asked to read them (`needs_review`).
+"""
+
+import re
+import unicodedata
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from notifications import inbound, outbox
+from notifications.models import Message
+from notifications.sms_templates import render
+
+from .lesions import record_report
+from .models import LesionReport, Patient, Questionnaire, ReportLink, SelfExamCheck
+from .triage import QUESTIONS
+
+STEPS: tuple[str, ...] = tuple(QUESTIONS)
+
+# Words that mean "I found something new on my skin", accents and case removed.
+LESION_WORDS = frozenset(
+    {
+        # English
+        "lump", "lumps", "spot", "spots", "rash", "rashes", "bump", "bumps", "sore", "sores",
+        "mole", "moles", "swelling", "swellings", "nodule", "nodules", "lesion", "lesions",
+        # Spanish
+        "bulto", "bultos", "bolita", "bolitas", "mancha", "manchas", "sarpullido",
+        "sarpullidos", "roncha", "ronchas", "llaga", "llagas", "grano", "granos",
+        "hinchazon", "hinchazones", "lunar", "lunares", "nodulo", "nodulos",
+        "lesiones",
+    }
+)  # fmt: skip
+# Answers in words, for patients who spell them out.
+NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4,
+    "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4,
+}  # fmt: skip
+YES_NO_WORDS = {"yes": 1, "y": 1, "yeah": 1, "si": 1, "no": 2, "n": 2}
+# Invisible characters phones add to digits and emoji (variation selectors,
+# the keycap of "2️⃣", zero-width joiners and spaces, byte-order marks).
+_INVISIBLE = dict.fromkeys(map(ord, "\ufe0e\ufe0f\u20e3\u200b\u200c\u200d\u2060\ufeff"))
+
+
+# --- reading what the patient wrote (pure) -------------------------------------
+
+
+def _is_edge_noise(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char)[0] in "PSZC"
+
+
+def normalise(body: str) -> str:
+    """NFKC (full-width digits -> ASCII), invisible marks removed, casefolded, and
+    spaces, punctuation and symbols (emoji) trimmed from both ends."""
+    text = unicodedata.normalize("NFKC", body or "").translate(_INVISIBLE).casefold()
+    start, end = 0, len(text)
+    while start < end and _is_edge_noise(text[start]):
+        start += 1
+    while end > start and _is_edge_noise(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def _without_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def number(body: str) -> int | None:
+    """The number the message is, if it is one number and nothing else: "2", " 2 ",
+    "2.", "(2)", "２", "2️⃣"."""
+    text = normalise(body)
+    return int(text) if text and text.isdecimal() and len(text) <= 3 else None
+
+
+def parse_answer(body: str, options: int, yes_no: bool = False) -> int | None:
+    """The option (1..options) the message chooses, or None when it is unclear."""
+    choice = number(body)
+    if choice is None:
+        word = _without_accents(normalise(body))
+        choice = NUMBER_WORDS.get(word)
+        if choice is None and yes_no:
+            choice = YES_NO_WORDS.get(word)
+    return choice if choice is not None and 1 <= choice <= options else None
+
+
+def mentions_a_lesion(body: str) -> bool:
+    """Whether the message names a new spot, lump, rash... (whole words, any case or accents)."""
+    words = re.findall(r"\w+", _without_accents(unicodedata.normalize("NFKC", body).casefold()))
+    return any(word in LESION_WORDS for word in words)
+
+
+def is_free_text(body: str) -> bool:
+    """Words of the patient's own (not a number, not a bare answer word): a person reads them."""
+    text = _without_accents(normalise(body))
+    if not any(char.isalpha() for char in text):
+        return False
+    return text not in NUMBER_WORDS and text not in YES_NO_WORDS
+
+
+def _is_yes_no(step: int) -> bool:
+    return QUESTIONS[STEPS[step]] == ("yes", "no")
+
+
+# --- the conversation ------------------------------------------------------------
+
+
+def _expiry(moment: datetime) -> datetime:
+    return moment + timedelta(hours=settings.QUESTIONNAIRE_TIMEOUT_HOURS)
+
+
+def _report_link(patient: Patient, moment: datetime) -> str:
+    link = ReportLink.objects.create(
+        patient=patient,
+        created_at=moment,
+        expires_at=moment + timedelta(hours=settings.REPORT_LINK_HOURS),
+    )
+    return settings.PUBLIC_BASE_URL.rstrip("/") + f"/r/{link.nonce}/"
+
+
+def _ask(questionnaire: Questionnaire, patient: Patient, *, retry: bool = False, link: str = ""):
+    """Queue the current question (once per questionnaire, step and attempt)."""
+    step, language, site = questionnaire.step, patient.language, patient.cohort.site
+    intro = ""
+    if link:
+        hours = str(settings.REPORT_LINK_HOURS)
+        intro = render("question_intro", language, site=site, link=link, hours=hours)
+    message = outbox.queue(
+        patient,
+        Message.Kind.QUESTION,
+        f"questionnaire:{questionnaire.pk}:step:{step}:attempt:{2 if retry else 1}",
+        is_reply=True,
+        intro=intro,
+        retry=render("question_retry", language, site=site) if retry else "",
+        number=str(step + 1),
+        total=str(len(STEPS)),
+        text=render(f"question_{STEPS[step]}", language, site=site),
+    )
+    questionnaire.messages.add(message)
+
+
+def _note(questionnaire: Questionnaire) -> str:
+    """The patient's own words during the conversation, in order."""
+    bodies = questionnaire.messages.filter(direction=Message.Direction.INBOUND).order_by(
+        "created_on", "pk"
+    )
+    return "\n".join(body for body in bodies.values_list("body", flat=True) if is_free_text(body))
+
+
+def _finish(questionnaire: Questionnaire, *, complete: bool, at: datetime):
+    """Close the questionnaire and turn it into a report and a flag (which thanks the patient)."""
+    questionnaire.closed_at = at
+    questionnaire.save(update_fields=["closed_at"])
+    flag = record_report(
+        questionnaire.patient,
+        "sms",
+        {question: code for question, code in questionnaire.answers.items() if code},
+        complete=complete,
+        note=_note(questionnaire),
+        messages=list(questionnaire.messages.all()),
+        at=at,
+    )
+    questionnaire.report = flag.report
+    questionnaire.save(update_fields=["report"])
+    return flag
+
+
+def _start(message: Message, patient: Patient, moment: datetime) -> str:
+    if number(message.body) == 2:
+        SelfExamCheck.objects.create(
+            patient=patient,
+            result=SelfExamCheck.Result.SOMETHING_NEW,
+            answered_at=moment,
+            message=message,
+        )
+    questionnaire = Questionnaire.objects.create(
+        patient=patient, started_at=moment, expires_at=_expiry(moment)
+    )
+    questionnaire.messages.add(message)
+    if not patient.can_receive_sms:
+        # No question can reach them (STOP, no consent, bad number): a person calls instead.
+        _finish(questionnaire, complete=False, at=moment)
+        return "questionnaire_unreachable"
+    _ask(questionnaire, patient, link=_report_link(patient, moment))
+    return "questionnaire_started"
+
+
+def _answer(questionnaire: Questionnaire, message: Message, patient: Patient, moment) -> str:
+    questionnaire.messages.add(message)
+    questionnaire.expires_at = _expiry(moment)  # the timeout counts from their last message
+    step = questionnaire.step
+    options = QUESTIONS[STEPS[step]]
+    choice = parse_answer(message.body, len(options), yes_no=_is_yes_no(step))
+    if choice is None and not questionnaire.reasked and patient.can_receive_sms:
+        questionnaire.reasked = True
+        questionnaire.save(update_fields=["reasked", "expires_at"])
+        _ask(questionnaire, patient, retry=True)
+        return "questionnaire_reask"
+    if choice is not None:
+        questionnaire.answers = {**questionnaire.answers, STEPS[step]: options[choice - 1]}
+    # else: unclear twice, the question stays unanswered
+    questionnaire.step, questionnaire.reasked = step + 1, False
+    questionnaire.save(update_fields=["answers", "step", "reasked", "expires_at"])
+    if questionnaire.step >= len(STEPS):
+        _finish(questionnaire, complete=True, at=moment)
+        return "questionnaire_done"
+    if not patient.can_receive_sms:
+        # They said STOP (or the number failed) mid-way: report what we have now.
+        _finish(questionnaire, complete=False, at=moment)
+        return "questionnaire_unreachable"
+    _ask(questionnaire, patient)
+    return "questionnaire_answer" if choice is not None else "questionnaire_unanswered"
+
+
+@inbound.register
+def handle_reply(message: Message, patient: Patient) -> str:
+    """Inbound handler: self-exam answers and the lesion questionnaire ("" = not ours)."""
+    moment = timezone.now()
+    # One conversation step at a time per patient (two texts at once must not start
+    # two questionnaires); NO KEY UPDATE leaves inserts that reference the patient free.
+    patient = (
+        Patient.objects.select_for_update(no_key=True).select_related("cohort").get(pk=patient.pk)
+    )
+    questionnaire = (
+        Questionnaire.objects.select_for_update()
+        .filter(patient=patient, closed_at__isnull=True)
+        .first()
+    )
+    if questionnaire is not None:
+        questionnaire.patient = patient
+        if questionnaire.expires_at > moment:
+            _read_by_a_person_if_free_text(message)
+            return _answer(questionnaire, message, patient, moment)
+        # Timed out but not swept yet: report it as the sweep would, then start afresh.
+        _finish(questionnaire, complete=False, at=moment)
+    choice = number(message.body)
+    if choice == 1:
+        SelfExamCheck.objects.create(
+            patient=patient,
+            result=SelfExamCheck.Result.NOTHING_NEW,
+            answered_at=moment,
+            message=message,
+        )
+        return "self_exam_ok"
+    if choice == 2 or mentions_a_lesion(message.body):
+        _read_by_a_person_if_free_text(message)
+        return _start(message, patient, moment)
+    return ""  # the coordinators' inbox
+
+
+def _read_by_a_person_if_free_text(message: Message) -> None:
+    """The patient's own words go to the coordinators' inbox as well (the router saves it)."""
+    if is_free_text(message.body):
+        message.needs_review = True
+
+
+@transaction.atomic
+def merge_into(report: LesionReport) -> bool:
+    """The patient reported on the web (or staff took the report) while an SMS
+    questionnaire was open: close it into that report, its messages attached, so
+    that it does not time out into a second, incomplete flag. Call it in the same
+    transaction that creates the report. Returns whether one was open."""
+    questionnaire = (
+        Questionnaire.objects.select_for_update()
+        .filter(patient_id=report.patient_id, closed_at__isnull=True)
+        .first()
+    )
+    if questionnaire is None:
+        return False
+    questionnaire.closed_at, questionnaire.report = timezone.now(), report
+    questionnaire.save(update_fields=["closed_at", "report"])
+    report.messages.add(*questionnaire.messages.all())
+    return True
+
+
+def close_expired(now: datetime, batch: int = 100) -> int:
+    """Turn questionnaires silent past their expiry into incomplete reports.
+
+    Safe to run concurrently (rows another run or a reply holds are skipped;
+    they are closed there or on the next run) and idempotent (a closed one is
+    never picked again). Returns how many were closed.
+    """
+    closed = 0
+    while True:
+        with transaction.atomic():
+            expired = list(
+                Questionnaire.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("patient__cohort")
+                .filter(closed_at__isnull=True, expires_at__lte=now)
+                .order_by("expires_at", "pk")[:batch]
+            )
+            for questionnaire in expired:
+                _finish(questionnaire, complete=False, at=now)
+        closed += len(expired)
+        if len(expired) < batch:
+            return closed

@@ -1,0 +1,51 @@
+import pytest
+from django.core.cache import cache
+
+from notifications.sender_rate import wait_for_slot
+
+
+class Clock:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self, start: float = 1_000_000.0):
+        self.now, self.slept = start, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_it_lets_the_allowed_number_through_each_second_and_makes_the_rest_wait():
+    clock = Clock()
+    sent_at = []
+    for _ in range(7):
+        wait_for_slot("+12015550100", per_second=3, clock=clock, sleep=clock.sleep)
+        sent_at.append(int(clock()))
+
+    assert sent_at == [1_000_000] * 3 + [1_000_001] * 3 + [1_000_002]
+
+
+def test_it_counts_each_sender_separately():
+    clock = Clock()
+    for sender in ("+12015550100", "MG0001", "+12015550100", "MG0001"):
+        wait_for_slot(sender, per_second=2, clock=clock, sleep=clock.sleep)
+
+    assert clock.slept == []
+
+
+def test_it_does_not_limit_when_the_rate_is_zero():
+    clock = Clock()
+    for _ in range(100):
+        wait_for_slot("+12015550100", per_second=0, clock=clock, sleep=clock.sleep)
+
+    assert clock.slept == []
