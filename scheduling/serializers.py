@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from django.utils import timezone
 from rest_framework import serializers
 
 from .models import ReminderSeries, Visit
@@ -30,8 +33,18 @@ class VisitSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def plausible_appointment(moment):
+    """An appointment from a week ago (recorded late) to five years ahead."""
+    now = timezone.now()
+    if not now - timedelta(days=7) <= moment <= now + timedelta(days=5 * 365):
+        raise serializers.ValidationError("Give an appointment time within the next five years.")
+    return moment
+
+
 class BookVisitSerializer(serializers.Serializer):
-    booked_at = serializers.DateTimeField(help_text="Appointment date and time.")
+    booked_at = serializers.DateTimeField(
+        help_text="Appointment date and time.", validators=[plausible_appointment]
+    )
     location = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 

@@ -19,7 +19,7 @@ from scheduling.models import Visit
 
 from . import services
 from .business_days import add_business_days
-from .models import Flag, Holiday, LesionReport, Patient
+from .models import Flag, Holiday, LesionReport, Patient, Questionnaire
 from .triage import triage
 
 
@@ -59,6 +59,8 @@ def record_report(
         created_at=at,
     )
     report.messages.set(messages)
+    if channel != LesionReport.Channel.SMS:
+        merge_open_questionnaire(report)
     result = triage(answers, patient.risk_tier, complete)
     sla = settings.FLAG_REVIEW_BUSINESS_DAYS[result.urgency]
     days_off, zone = holidays(), patient.cohort.timezone
@@ -84,6 +86,26 @@ def record_report(
 
         transaction.on_commit(lambda: alert_urgent_flag.delay(flag.pk))
     return flag
+
+
+def merge_open_questionnaire(report: LesionReport) -> bool:
+    """Close an SMS questionnaire left open into a report made by web or staff.
+
+    The patient who texted "2" may answer on the web link instead; without
+    this, the abandoned questionnaire would time out into a second flag for
+    the same lesion. Returns whether one was open.
+    """
+    questionnaire = (
+        Questionnaire.objects.select_for_update()
+        .filter(patient_id=report.patient_id, closed_at__isnull=True)
+        .first()
+    )
+    if questionnaire is None:
+        return False
+    questionnaire.closed_at, questionnaire.report = timezone.now(), report
+    questionnaire.save(update_fields=["closed_at", "report"])
+    report.messages.add(*questionnaire.messages.all())
+    return True
 
 
 def _locked(flag: Flag) -> Flag:

@@ -13,7 +13,7 @@ from simple_history.models import HistoricalRecords
 from notifications.phones import validate_e164
 
 from . import risk
-from .validators import validate_time_zone
+from .validators import validate_sms_safe, validate_time_zone
 
 TIER_CHOICES = [(tier.value, tier.value) for tier in risk.Tier]
 RECEPTOR_CHOICES = [(receptor.value, receptor.value) for receptor in risk.Receptor]
@@ -24,7 +24,11 @@ class Cohort(models.Model):
     """A named follow-up programme at one site, run by its coordinators."""
 
     name = models.CharField(max_length=200)
-    site = models.CharField(max_length=200, help_text="Hospital or clinic running the cohort.")
+    site = models.CharField(
+        max_length=200,
+        validators=[validate_sms_safe],
+        help_text="Hospital or clinic running the cohort; named in patients' SMS.",
+    )
     contact_phone = models.CharField(
         max_length=20, blank=True, help_text="The care team's number, given in HELP answers."
     )

@@ -36,7 +36,7 @@ from notifications.models import Message
 from notifications.sms_templates import render
 
 from .lesions import record_report
-from .models import LesionReport, Patient, Questionnaire, ReportLink, SelfExamCheck
+from .models import Patient, Questionnaire, ReportLink, SelfExamCheck
 from .triage import QUESTIONS
 
 STEPS: tuple[str, ...] = tuple(QUESTIONS)
@@ -278,24 +278,6 @@ def _read_by_a_person_if_free_text(message: Message) -> None:
 
 
 @transaction.atomic
-def merge_into(report: LesionReport) -> bool:
-    """The patient reported on the web (or staff took the report) while an SMS
-    questionnaire was open: close it into that report, its messages attached, so
-    that it does not time out into a second, incomplete flag. Call it in the same
-    transaction that creates the report. Returns whether one was open."""
-    questionnaire = (
-        Questionnaire.objects.select_for_update()
-        .filter(patient_id=report.patient_id, closed_at__isnull=True)
-        .first()
-    )
-    if questionnaire is None:
-        return False
-    questionnaire.closed_at, questionnaire.report = timezone.now(), report
-    questionnaire.save(update_fields=["closed_at", "report"])
-    report.messages.add(*questionnaire.messages.all())
-    return True
-
-
 def close_expired(now: datetime, batch: int = 100) -> int:
     """Turn questionnaires silent past their expiry into incomplete reports.
 

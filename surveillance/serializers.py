@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from notifications.phones import to_e164
+from scheduling.serializers import plausible_appointment
 
 from . import lesions, services
 from .access import cohorts_for, patients_for
@@ -251,7 +252,9 @@ class ResolveFlagSerializer(serializers.Serializer):
 
 
 class UrgentVisitSerializer(serializers.Serializer):
-    booked_at = serializers.DateTimeField(required=False, help_text="Book it now, if known.")
+    booked_at = serializers.DateTimeField(
+        required=False, help_text="Book it now, if known.", validators=[plausible_appointment]
+    )
     location = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 

@@ -16,6 +16,7 @@ def visit(cohort_a):
     return patient.visits.filter(kind="clinic").order_by("due_date").first()
 
 
+@time_machine.travel("2026-04-01 12:00Z")
 def test_it_books_then_completes_a_visit_recording_who(api, alice, visit):
     client = api(alice)
 
@@ -44,6 +45,16 @@ def test_it_refuses_an_impossible_transition_and_changes_nothing(api, alice, vis
     assert "cancelled" in response.json()["detail"]
     visit.refresh_from_db()
     assert visit.status == "cancelled"
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2019-01-01"])
+def test_it_refuses_an_implausible_appointment_time(api, alice, visit, when):
+    response = api(alice).post(f"/api/v1/visits/{visit.pk}/book/", {"booked_at": when})
+
+    assert response.status_code == 400
+    assert "booked_at" in response.json()
+    visit.refresh_from_db()
+    assert visit.status == "planned"
 
 
 def test_it_needs_a_time_to_book(api, alice, visit):

@@ -115,6 +115,7 @@ def test_it_records_nothing_for_another_cohorts_patient(api, bob, cohort_b, pati
     assert AuditEvent.objects.count() == 0
 
 
+@time_machine.travel("2026-04-01 12:00Z")
 def test_it_records_a_visit_read_and_booking_against_the_patient(api, alice, patient):
     visit = patient.visits.filter(kind="clinic").order_by("due_date").first()
     client = api(alice)
