@@ -2,14 +2,17 @@ import uuid
 
 from django.db import transaction
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from notifications import dispatch, outbox
 from notifications.serializers import CheckInSerializer
+from scheduling.calendar import ICalendarRenderer, patient_calendar
 from scheduling.serializers import ScheduleSerializer, UpcomingSendSerializer, VisitSerializer
 from scheduling.upcoming import upcoming_sends
 
@@ -72,6 +75,7 @@ class PatientViewSet(
         "schedule": ("view", "schedule"),
         "upcoming": ("view", "schedule"),
         "check_in": ("create", "message"),
+        "calendar": ("export", "calendar"),
     }
     filterset_class = PatientFilter
 
@@ -95,6 +99,25 @@ class PatientViewSet(
             "reminders": patient.reminder_series.filter(is_active=True).order_by("dtstart"),
         }
         return Response(ScheduleSerializer(schedule).data)
+
+    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.BINARY})
+    @action(
+        detail=True,
+        methods=["get"],
+        pagination_class=None,
+        filter_backends=[],
+        renderer_classes=[ICalendarRenderer, JSONRenderer],
+    )
+    def calendar(self, request, pk=None):
+        """The patient's visits as an iCalendar file (an audited export)."""
+        patient = self.get_object()
+        body = patient_calendar(patient, request.get_host().split(":")[0])
+        filename = f"follow-up-{patient.pk}.ics"
+        return Response(
+            body,
+            content_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
     @extend_schema(responses=UpcomingSendSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])

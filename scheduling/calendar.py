@@ -1,0 +1,65 @@
+"""A patient's follow-up calendar as iCalendar (RFC 5545), for coordinators' calendars.
+
+Booked visits are timed events; planned ones are all-day events on their due
+date with the window in the description. Summaries say "Follow-up visit",
+never a diagnosis: calendar apps sync to phones and are not private either.
+"""
+
+import json
+from datetime import timedelta
+
+from django.utils import timezone
+from icalendar import Calendar, Event
+from rest_framework.renderers import BaseRenderer
+
+from .models import Visit
+
+SUMMARIES = {
+    Visit.Kind.CLINIC: "Follow-up visit",
+    Visit.Kind.IMAGING: "Imaging appointment",
+    Visit.Kind.URGENT: "Urgent follow-up visit",
+}
+VISIT_LENGTH = timedelta(minutes=30)
+
+
+def patient_calendar(patient, host: str) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", "-//Skin surveillance follow-up//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", f"Follow-up {patient.mrn}")
+    visits = patient.visits.exclude(status=Visit.Status.CANCELLED).order_by("due_date")
+    for visit in visits:
+        calendar.add_component(_event(visit, patient, host))
+    return calendar.to_ical()
+
+
+def _event(visit: Visit, patient, host: str) -> Event:
+    event = Event()
+    event.add("uid", f"visit-{visit.pk}@{host}")
+    event.add("dtstamp", timezone.now())
+    event.add("summary", f"{SUMMARIES[visit.kind]} ({patient.mrn})")
+    event.add("status", "CONFIRMED" if visit.status == Visit.Status.BOOKED else "TENTATIVE")
+    if visit.status == Visit.Status.BOOKED and visit.booked_at:
+        event.add("dtstart", visit.booked_at)
+        event.add("dtend", visit.booked_at + VISIT_LENGTH)
+        if visit.location:
+            event.add("location", visit.location)
+    else:
+        event.add("dtstart", visit.due_date)
+        event.add("dtend", visit.due_date + timedelta(days=1))
+    event.add(
+        "description",
+        f"{visit.status}; window {visit.window_start} to {visit.window_end}",
+    )
+    return event
+
+
+class ICalendarRenderer(BaseRenderer):
+    """Lets clients ask for text/calendar; errors still come out as JSON text."""
+
+    media_type = "text/calendar"
+    format = "ics"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else json.dumps(data).encode()
