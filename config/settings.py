@@ -317,6 +317,10 @@ SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)
 SMS_LEASE_SECONDS = env_int("SMS_LEASE_SECONDS", 300)
 # The first retry waits about this long; each further one doubles it (max an hour).
 SMS_RETRY_BASE_SECONDS = env_int("SMS_RETRY_BASE_SECONDS", 30)
+if SMS_LEASE_SECONDS < 3 * TWILIO_TIMEOUT_SECONDS:
+    # A lease shorter than a slow send would let reconciliation re-queue a message
+    # that Twilio may still accept: the patient would get it twice.
+    raise ImproperlyConfigured("SMS_LEASE_SECONDS must be at least 3 x TWILIO_TIMEOUT_SECONDS")
 if SMS_BACKEND == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
     raise ImproperlyConfigured("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
 if SMS_BACKEND == "twilio" and not (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID):

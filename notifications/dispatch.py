@@ -48,7 +48,12 @@ def send(message_id: int) -> str:
     if message is None:
         return "not claimable"
     try:
-        wait_for_slot(sender_key())
+        # Well inside the lease, so reconciliation never takes a row still being sent.
+        wait_for_slot(sender_key(), max_wait=settings.SMS_LEASE_SECONDS / 3)
+    except Exception as exc:  # the shared cache is down, or the sender stayed busy
+        logger.warning("No sending slot for message %s: %s", message.pk, exc)
+        return _retry_later(message, TransportError(f"No sending slot: {exc}", retryable=True))
+    try:
         sid = get_backend().send(message)
     except TransportError as exc:
         return _record_failure(message, exc)
@@ -217,10 +222,18 @@ def _mark_number(patient_id: int, code: str) -> str:
 
 def reconcile_stale(now: datetime, limit: int = 200) -> dict:
     """Settle `sending` rows whose lease expired: sent at the provider, or queue again."""
-    counts = {"found_sent": 0, "requeued": 0, "failed": 0, "unknown": 0}
+    counts = {"found_sent": 0, "requeued": 0, "failed": 0, "unknown": 0, "errors": 0}
     stale = Message.objects.filter(status=Status.SENDING, lease_expires_at__lte=now)
-    for message_id in stale.values_list("pk", flat=True)[:limit]:
-        counts[_reconcile(message_id, now)] += 1
+    for message_id in stale.order_by("lease_expires_at").values_list("pk", flat=True)[:limit]:
+        try:
+            counts[_reconcile(message_id, now)] += 1
+        except Exception:
+            # One bad row must not stop the others from being settled: push it back.
+            logger.exception("Reconciling message %s failed; retrying it later", message_id)
+            Message.objects.filter(pk=message_id, status=Status.SENDING).update(
+                lease_expires_at=now + timedelta(seconds=settings.SMS_LEASE_SECONDS)
+            )
+            counts["errors"] += 1
     return counts
 
 

@@ -15,12 +15,25 @@ def sender_key() -> str:
     return settings.TWILIO_MESSAGING_SERVICE_SID or settings.TWILIO_FROM_NUMBER or "default"
 
 
-def wait_for_slot(sender: str, per_second: int | None = None, clock=time.time, sleep=time.sleep):
-    """Block until this sender may send one more message this second."""
+class NoSlot(Exception):
+    """The sender stayed busy for longer than the caller can wait."""
+
+
+def wait_for_slot(
+    sender: str,
+    per_second: int | None = None,
+    max_wait: float = 60.0,
+    clock=time.time,
+    sleep=time.sleep,
+):
+    """Block until this sender may send one more message this second (NoSlot after max_wait)."""
     limit = settings.SMS_RATE_PER_SECOND if per_second is None else per_second
     if limit <= 0:
         return
+    started = clock()
     while True:
+        if clock() - started > max_wait:
+            raise NoSlot(f"no sending slot for {sender} within {max_wait:.0f} s")
         second = int(clock())
         key = f"sms-rate:{sender}:{second}"
         cache.add(key, 0, timeout=5)

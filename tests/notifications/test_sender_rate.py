@@ -49,3 +49,20 @@ def test_it_does_not_limit_when_the_rate_is_zero():
         wait_for_slot("+12015550100", per_second=0, clock=clock, sleep=clock.sleep)
 
     assert clock.slept == []
+
+
+def test_it_gives_up_when_the_sender_stays_busy():
+    from notifications.sender_rate import NoSlot
+
+    clock = Clock()
+    frozen = Clock()  # a clock that never moves: the slot never frees
+    wait_for_slot("+12015550100", per_second=1, clock=frozen, sleep=clock.sleep)
+
+    with pytest.raises(NoSlot):
+        wait_for_slot(
+            "+12015550100",
+            per_second=1,
+            max_wait=0,
+            clock=frozen,
+            sleep=lambda seconds: setattr(frozen, "now", frozen.now + 0.001),
+        )

@@ -208,6 +208,7 @@ def test_it_looks_up_an_ambiguous_failure_that_was_not_sent_then_sends_once(
         "requeued": 1,
         "failed": 0,
         "unknown": 0,
+        "errors": 0,
     }
     message = row(message)
     assert (message.status, message.attempts) == ("queued", 1)
@@ -241,7 +242,7 @@ def test_it_finds_an_accepted_message_after_an_ambiguous_failure_and_never_sends
 
     counts = dispatch.reconcile_stale(timezone.now())
 
-    assert counts == {"found_sent": 1, "requeued": 0, "failed": 0, "unknown": 0}
+    assert counts == {"found_sent": 1, "requeued": 0, "failed": 0, "unknown": 0, "errors": 0}
     message = row(message)
     assert (message.status, message.attempts) == ("sent", 1)
     assert message.provider_sid == accepted.sid
@@ -433,7 +434,7 @@ def test_it_keeps_a_message_sending_while_the_lookup_fails_and_settles_it_later(
 
     counts = dispatch.reconcile_stale(timezone.now())
 
-    assert counts == {"found_sent": 0, "requeued": 0, "failed": 0, "unknown": 1}
+    assert counts == {"found_sent": 0, "requeued": 0, "failed": 0, "unknown": 1, "errors": 0}
     message = row(message)
     assert (message.status, message.attempts, message.provider_sid) == ("sending", 1, None)
     assert message.lease_expires_at == timezone.now() + LEASE  # renewed, not requeued
