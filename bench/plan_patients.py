@@ -12,39 +12,24 @@ database is dropped at the end unless --keep. See bench/README.md for what it pr
 """
 
 import argparse
-import os
-import platform
 import random
 import resource
 import sys
 import time
 from collections import Counter
-from datetime import date, timedelta
-from datetime import time as clock
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-from psycopg import sql
-
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-SECRET_KEY = "bench-only-secret-key-not-for-any-deployment-0000000000"
-
-# Share of each profile in the synthetic cohort; keys are surveillance.demo.PROFILES keys.
-MIX = {"standard": 0.55, "high": 0.20, "triple_negative": 0.15, "very_high": 0.10}
-TIME_ZONES = (
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Los_Angeles",
-    "Europe/Madrid",
-    "Europe/London",
-    "Australia/Sydney",
+from common import (
+    ADMIN_URL,
+    DEFAULT_SEED,
+    create_database,
+    database_url,
+    drop_database,
+    kinds_text,
+    make_batch,
+    measured,
+    print_machine,
+    setup_django,
 )
-REMINDER_TIMES = (clock(9, 0), clock(10, 0), clock(12, 30), clock(18, 0))
-WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,155 +47,14 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="drop the database first if it already exists (e.g. after --keep)",
     )
-    parser.add_argument("--seed", type=int, default=20260201, help="random seed")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     args = parser.parse_args()
     if args.patients < 1 or args.batch_size < 1 or args.replan_size < 0:
         parser.error("--patients and --batch-size must be positive, --replan-size not negative")
     return args
 
 
-# --- The throwaway database -------------------------------------------------------------
-
-
-def database_url(admin_url: str, name: str) -> str:
-    parts = urlsplit(admin_url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def create_database(admin_url: str, name: str, replace: bool) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not replace:
-            sys.exit(f"Database {name!r} already exists: pass --replace to drop it first.")
-        if exists:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        conn.execute(statement.format(sql.Identifier(name)))
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["SECRET_KEY"] = SECRET_KEY
-    os.environ["HTTPS_ONLY"] = "false"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
-
-
-# --- Measuring ---------------------------------------------------------------------------
-
-
-class QueryCounter:
-    """An execute wrapper: counts statements by their first word, and times cursor.execute.
-
-    The time includes psycopg adapting the parameters and the round trip, not only the server.
-    """
-
-    def __init__(self):
-        self.kinds = Counter()
-        self.seconds = 0.0
-
-    def __call__(self, execute, sql_text, params, many, context):
-        self.kinds[sql_text.lstrip().split(None, 1)[0].upper()] += 1
-        started = time.perf_counter()
-        try:
-            return execute(sql_text, params, many, context)
-        finally:
-            self.seconds += time.perf_counter() - started
-
-    @property
-    def total(self) -> int:
-        return sum(self.kinds.values())
-
-    @property
-    def writes(self) -> int:
-        return sum(self.kinds[kind] for kind in WRITES)
-
-
-def measured(function, *args, **kwargs) -> tuple[float, QueryCounter]:
-    from django.db import connection
-
-    counter = QueryCounter()
-    with connection.execute_wrapper(counter):
-        started = time.perf_counter()
-        function(*args, **kwargs)
-        elapsed = time.perf_counter() - started
-    return elapsed, counter
-
-
-# --- Synthetic patients ------------------------------------------------------------------
-
-
-def make_batch(rng: random.Random, cohort, start: int, size: int, today: date):
-    from surveillance.demo import PROFILES
-    from surveillance.models import Patient, TumourProfile
-
-    kinds, weights = list(MIX), list(MIX.values())
-    patients, profiles = [], []
-    for n in range(start, start + size):
-        treatment_end = today - timedelta(days=rng.randint(0, 8 * 365))
-        enrolled_on = treatment_end + timedelta(days=rng.randint(0, (today - treatment_end).days))
-        patients.append(
-            Patient(
-                cohort=cohort,
-                first_name=f"Bench{n}",
-                last_name="Patient",
-                date_of_birth=date(1950, 1, 1) + timedelta(days=rng.randint(0, 40 * 365)),
-                mrn=f"BENCH{n:08d}",
-                phone=f"+1201555{100 + n % 100:04d}",  # fictional 555-01xx
-                timezone=rng.choice(TIME_ZONES),
-                language=rng.choice(("en", "en", "en", "es")),
-                reminder_time=rng.choice(REMINDER_TIMES),
-                sms_consent=True,
-                enrolled_on=enrolled_on,
-            )
-        )
-        kind = rng.choices(kinds, weights)[0]
-        profiles.append(
-            TumourProfile(
-                treatment_end_date=treatment_end,
-                histology=rng.choice(("ductal", "ductal", "ductal", "lobular")),
-                stage=rng.choice(("I", "II", "III")),
-                **PROFILES[kind],
-            )
-        )
-    return patients, profiles
-
-
 # --- Reporting ---------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def print_machine() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        server_version = cursor.fetchone()[0]
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print("Machine")
-    print(f"  CPU:            {cpu_model()}")
-    print(f"  cores:          {os.cpu_count()} ({usable} usable by this process)")
-    print(f"  Python:         {platform.python_version()} ({platform.python_implementation()})")
-    print(f"  PostgreSQL:     {server_version}")
 
 
 def row_counts() -> dict[str, int]:
@@ -226,10 +70,6 @@ def row_counts() -> dict[str, int]:
         "visits": Visit.objects.count(),
         "reminder series": ReminderSeries.objects.count(),
     }
-
-
-def kinds_text(kinds: Counter) -> str:
-    return ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
 
 
 # --- The benchmark -----------------------------------------------------------------------

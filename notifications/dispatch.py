@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from surveillance.models import Patient
@@ -34,12 +35,22 @@ logger = logging.getLogger(__name__)
 Status = Message.Status
 
 
-def due_message_ids(now: datetime, limit: int = 1000) -> list[int]:
-    return list(
-        Message.objects.filter(status=Status.QUEUED, send_after__lte=now)
+# A queued message whose wake-up went out this long ago without effect is woken again.
+WAKE_AGAIN_AFTER = timedelta(minutes=2)
+
+
+@transaction.atomic
+def take_wake_ups(now: datetime, limit: int = 1000) -> list[int]:
+    """Due messages no dispatcher was woken for lately; marks them woken."""
+    not_woken = Q(woken_at__isnull=True) | Q(woken_at__lt=now - WAKE_AGAIN_AFTER)
+    ids = list(
+        Message.objects.select_for_update(skip_locked=True)
+        .filter(not_woken, status=Status.QUEUED, send_after__lte=now)
         .order_by("send_after")
         .values_list("pk", flat=True)[:limit]
     )
+    Message.objects.filter(pk__in=ids).update(woken_at=now)
+    return ids
 
 
 def send(message_id: int) -> str:

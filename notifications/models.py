@@ -68,6 +68,9 @@ class Message(models.Model):
     idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
     send_after = models.DateTimeField(null=True, blank=True)
     hold_reason = models.CharField(max_length=20, blank=True)
+    # When a dispatcher was last woken for it: a wake-up is sent again only if
+    # this one seems lost, so a backlog does not flood the broker.
+    woken_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     attempt_started_at = models.DateTimeField(null=True, blank=True)

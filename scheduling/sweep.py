@@ -45,6 +45,21 @@ def _drain(sweep_batch, now: datetime, batch_size: int) -> int:
     return total
 
 
+def _claim(due, order: str, batch_size: int) -> list:
+    """Lock a batch of due rows (skipping rows another sweep holds), then load them.
+
+    Two steps on purpose: the locking query walks the partial index and stops
+    at the batch size; joining patients and cohorts in it would make
+    PostgreSQL join and sort every due row before the LIMIT.
+    """
+    ids = list(
+        due.select_for_update(skip_locked=True)
+        .order_by(order)
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    return list(due.model.objects.filter(pk__in=ids).select_related("patient__cohort"))
+
+
 def _local_day(patient, moment: datetime):
     return moment.astimezone(ZoneInfo(patient.timezone)).date()
 
@@ -67,13 +82,8 @@ def _wanted(patient, day) -> bool:
 
 @transaction.atomic
 def _sweep_series(now: datetime, batch_size: int) -> int:
-    due = (
-        ReminderSeries.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(is_active=True, next_due_at__lte=now)
-        .select_related("patient__cohort")
-        .order_by("next_due_at")[:batch_size]
-    )
-    batch = list(due)
+    due = ReminderSeries.objects.filter(is_active=True, next_due_at__lte=now)
+    batch = _claim(due, "next_due_at", batch_size)
     messages = [
         outbox.build(
             series.patient, series.kind, f"series:{series.pk}:{series.next_due_at:%Y%m%dT%H%M%SZ}"
@@ -90,13 +100,8 @@ def _sweep_series(now: datetime, batch_size: int) -> int:
 
 @transaction.atomic
 def _sweep_visits(now: datetime, batch_size: int) -> int:
-    due = (
-        Visit.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(status=Visit.Status.BOOKED, next_reminder_at__lte=now)
-        .select_related("patient__cohort")
-        .order_by("next_reminder_at")[:batch_size]
-    )
-    batch = list(due)
+    due = Visit.objects.filter(status=Visit.Status.BOOKED, next_reminder_at__lte=now)
+    batch = _claim(due, "next_reminder_at", batch_size)
     reminders = [
         _visit_reminder(visit)
         for visit in batch

@@ -60,6 +60,7 @@ DAYTIME_CANDIDATES = [
     "Asia/Dubai",
     "Asia/Kolkata",
     "Asia/Bangkok",
+    "Asia/Shanghai",
     "Asia/Tokyo",
     "Australia/Sydney",
     "Pacific/Auckland",
@@ -108,11 +109,13 @@ def create_demo_cohort(coordinator, size: int = 36, seed: int = 2026) -> Cohort 
     return cohort
 
 
-def daytime_zone(now) -> str:
-    """A time zone where it is now between 10:00 and 19:59, well inside sending hours."""
-    return next(
-        zone for zone in DAYTIME_CANDIDATES if 10 <= now.astimezone(ZoneInfo(zone)).hour < 20
-    )
+def daytime_zones(now, first_hour: int = 10, last_hour: int = 19) -> list[str]:
+    """Zones whose local hour is now within [first_hour, last_hour]: well inside sending hours."""
+    return [
+        zone
+        for zone in DAYTIME_CANDIDATES
+        if first_hour <= now.astimezone(ZoneInfo(zone)).hour <= last_hour
+    ]
 
 
 @transaction.atomic
@@ -125,7 +128,7 @@ def bring_reminders_forward(cohort: Cohort, count: int = 4) -> list[Patient]:
     """
     now = timezone.now()
     patients = list(cohort.patients.select_related("profile", "cohort").order_by("pk")[:count])
-    zone = daytime_zone(now)
+    zone = daytime_zones(now)[0]
     for patient in patients:
         patient.timezone = zone
         patient.save(update_fields=["timezone", "modified_on"])

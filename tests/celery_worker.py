@@ -20,7 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class CeleryWorker:
-    def __init__(self, log_dir: Path, concurrency: int = 2, env: dict | None = None):
+    def __init__(
+        self, log_dir: Path, concurrency: int = 2, env: dict | None = None, queue: str = ""
+    ):
+        """`queue`: consume only that queue (default: the app's default queue)."""
+        self.queue = queue
         self.log_dir = log_dir
         self.concurrency = concurrency
         self.extra_env = env or {}
@@ -60,6 +64,7 @@ class CeleryWorker:
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                *([f"--queues={self.queue}"] if self.queue else []),
             ],
             cwd=ROOT,
             env=self._environment(),

@@ -1,7 +1,9 @@
 import pytest
 from celery import current_app
+from rest_framework.test import APIClient
 
 from tests.celery_worker import CeleryWorker
+from tests.factories import CohortFactory, UserFactory
 
 
 @pytest.fixture(scope="session")
@@ -9,10 +11,12 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker process on Redis and the PostgreSQL test database.
 
     Tests that use it must also use `transactional_db`, so the worker sees
-    their committed rows.
+    their committed rows, and send tasks to `celery_worker.queue`.
     """
     current_app.control.purge()
-    worker = CeleryWorker(tmp_path_factory.mktemp("celery"))
+    # A queue of its own: tests that start workers with other settings (the SMS
+    # end-to-end runs) must not have their tasks taken by this one.
+    worker = CeleryWorker(tmp_path_factory.mktemp("celery"), queue="shared-test-worker")
     with django_db_blocker.unblock():
         worker.start()
     yield worker
@@ -28,3 +32,43 @@ def sms_outbox():
     LocmemBackend.outbox.clear()
     yield LocmemBackend.outbox
     get_backend.cache_clear()
+
+
+# --- The people the tests speak of ----------------------------------------------------
+
+
+@pytest.fixture
+def alice(db):
+    """A coordinator of cohort A."""
+    return UserFactory(username="alice", role="coordinator")
+
+
+@pytest.fixture
+def bob(db):
+    """A coordinator of cohort B only."""
+    return UserFactory(username="bob", role="coordinator")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="root", role="admin")
+
+
+@pytest.fixture
+def cohort_a(alice):
+    return CohortFactory(name="Cohort A", site="North Hospital", coordinators=[alice])
+
+
+@pytest.fixture
+def cohort_b(bob):
+    return CohortFactory(name="Cohort B", site="South Hospital", coordinators=[bob])
+
+
+@pytest.fixture
+def api():
+    def client_for(user):
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return client_for

@@ -17,8 +17,9 @@ def test_it_exports_the_visits_as_icalendar_without_diagnosis_words(api, alice, 
     first = patient.visits.filter(kind="clinic").order_by("due_date").first()
     first.book(timezone.now() + timedelta(days=70), "Clinic 2")
 
-    response = api(alice).get(f"/api/v1/patients/{patient.pk}/calendar/",
-                              HTTP_ACCEPT="text/calendar")
+    response = api(alice).get(
+        f"/api/v1/patients/{patient.pk}/calendar/", HTTP_ACCEPT="text/calendar"
+    )
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/calendar")

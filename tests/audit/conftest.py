@@ -1,6 +1,5 @@
 import pytest
 
-from tests.api.conftest import admin_user, alice, api, bob, cohort_a, cohort_b  # noqa: F401
 from tests.factories import UserFactory
 
 

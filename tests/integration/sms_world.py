@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import redis
 from celery import current_app
@@ -34,28 +33,10 @@ from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from surveillance import demo
 from tests.celery_worker import CeleryWorker
 from tests.fake_twilio import FAKE_FROM_NUMBER, FakeTwilio
 
-# Spread over the day: at any UTC hour several of these are between 09:00 and 19:59 local.
-CANDIDATE_ZONES = (
-    "Pacific/Honolulu",
-    "America/Los_Angeles",
-    "America/Chicago",
-    "America/New_York",
-    "America/Sao_Paulo",
-    "Atlantic/Azores",
-    "Europe/London",
-    "Europe/Madrid",
-    "Europe/Athens",
-    "Asia/Dubai",
-    "Asia/Kolkata",
-    "Asia/Bangkok",
-    "Asia/Shanghai",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-    "Pacific/Auckland",
-)
 # NANP area codes for fictional 555-01xx numbers: 100 numbers per area code.
 _AREA_CODES = [code for code in range(201, 990) if code % 100 != 11 and code % 10 != 0]
 
@@ -64,11 +45,7 @@ def daytime_zones(now: datetime | None = None, first_hour: int = 9, last_hour: i
     """IANA zones whose local hour is now within [first_hour, last_hour]: far from quiet
     hours (08:00-21:00 sending window) for the next hour at least."""
     now = now or timezone.now()
-    zones = [
-        zone
-        for zone in CANDIDATE_ZONES
-        if first_hour <= now.astimezone(ZoneInfo(zone)).hour <= last_hour
-    ]
+    zones = demo.daytime_zones(now, first_hour, last_hour)
     assert zones, f"no daytime zone among the candidates at {now:%H:%M} UTC"
     return zones
 

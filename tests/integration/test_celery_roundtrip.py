@@ -8,7 +8,7 @@ pytestmark = [pytest.mark.integration]
 
 
 def test_it_runs_a_task_on_the_worker_and_commits_to_postgresql(transactional_db, celery_worker):
-    result = record_heartbeat.delay()
+    result = record_heartbeat.apply_async(queue=celery_worker.queue)
 
     recorded_at = parse_datetime(result.get(timeout=30))
 

@@ -121,12 +121,17 @@ def test_a_worker_killed_before_the_provider_call_sends_later(patient, sms_outbo
 
 
 @time_machine.travel(MORNING)
-def test_it_lists_the_due_messages_in_order(patient):
+def test_it_wakes_a_dispatcher_once_per_due_message_until_the_wake_up_seems_lost(patient):
     later = queue(patient, key="later", send_after=timezone.now() + timedelta(minutes=5))
     now = queue(patient, key="now")
 
-    assert dispatch.due_message_ids(timezone.now()) == [now.pk]
-    assert later.pk not in dispatch.due_message_ids(timezone.now())
+    first = dispatch.take_wake_ups(timezone.now())
+    again = dispatch.take_wake_ups(timezone.now())
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        lost = dispatch.take_wake_ups(timezone.now())
+
+    assert (first, again) == ([now.pk], [])
+    assert set(lost) == {now.pk, later.pk}
     assert Message.objects.count() == 2
 
 

@@ -25,6 +25,16 @@ from surveillance.models import Patient
 from tests.factories import PatientFactory, UserFactory
 from tests.fake_twilio import FAKE_FROM_NUMBER, FAKE_MESSAGING_SERVICE_SID, FakeTwilio
 
+
+def due_ids() -> list[int]:
+    """Queued messages whose send_after has come."""
+    return list(
+        Message.objects.filter(status="queued", send_after__lte=timezone.now()).values_list(
+            "pk", flat=True
+        )
+    )
+
+
 pytestmark = [pytest.mark.django_db]
 
 MORNING = "2026-06-01 14:00Z"  # 10:00 in New York
@@ -254,7 +264,7 @@ def test_it_finds_an_accepted_message_after_an_ambiguous_failure_and_never_sends
     # Later wake-ups, sweeps and reconciliations change nothing.
     clock.shift(timedelta(hours=1))
     assert dispatch.send(message.pk) == "not claimable"
-    assert message.pk not in dispatch.due_message_ids(timezone.now())
+    assert message.pk not in due_ids()
     assert dispatch.reconcile_stale(timezone.now())["found_sent"] == 0
     assert len(to(fake, patient.phone)) == 1
     assert len(creates(fake)) == 1
@@ -303,7 +313,7 @@ def test_it_stops_texting_a_patient_twilio_reports_as_unsubscribed(fake, patient
 
     # Never retried: not due, not stale.
     clock.shift(timedelta(days=2))
-    assert message.pk not in dispatch.due_message_ids(timezone.now())
+    assert message.pk not in due_ids()
     assert dispatch.reconcile_stale(timezone.now())["requeued"] == 0
     assert dispatch.send(message.pk) == "not claimable"
 
@@ -476,7 +486,7 @@ def test_it_sends_exactly_one_sms_per_patient_under_twenty_percent_faults(fake, 
 
     outcomes = []
     for _ in range(60):
-        for pk in dispatch.due_message_ids(timezone.now()):
+        for pk in due_ids():
             outcomes.append(dispatch.send(pk))
         dispatch.reconcile_stale(timezone.now())
         pending = Message.objects.filter(

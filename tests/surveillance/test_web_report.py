@@ -20,7 +20,7 @@ from surveillance import forms as lesion_forms
 from surveillance.models import AuditEvent, Flag, LesionPhoto, LesionReport, ReportLink
 from surveillance.triage import QUESTIONS
 from surveillance.web_reports import claim_link, submit_web_report
-from tests.factories import CohortFactory, PatientFactory, UserFactory
+from tests.factories import CohortFactory, PatientFactory
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -53,16 +53,6 @@ def ensure_default_protocol() -> None:
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def alice(db):
-    return UserFactory(username="alice", role="coordinator")
-
-
-@pytest.fixture
-def bob(db):
-    return UserFactory(username="bob", role="coordinator")
 
 
 @pytest.fixture

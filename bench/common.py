@@ -1,0 +1,234 @@
+"""Helpers shared by the benchmarks in bench/ (not a benchmark itself).
+
+A throwaway PostgreSQL database, Django set up against it, a query counter, the
+synthetic cohort of plan_patients.py, and the "Machine" block every benchmark prints.
+The scripts import it as `common` (Python puts bench/ first on sys.path when a script
+there is run).
+"""
+
+import os
+import platform
+import random
+import sys
+import time
+from collections import Counter
+from datetime import date, timedelta
+from datetime import time as clock
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+SECRET_KEY = "bench-only-secret-key-not-for-any-deployment-0000000000"
+DEFAULT_SEED = 20260201
+
+# Share of each profile in the synthetic cohort; keys are surveillance.demo.PROFILES keys.
+MIX = {"standard": 0.55, "high": 0.20, "triple_negative": 0.15, "very_high": 0.10}
+TIME_ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Europe/Madrid",
+    "Europe/London",
+    "Australia/Sydney",
+)
+REMINDER_TIMES = (clock(9, 0), clock(10, 0), clock(12, 30), clock(18, 0))
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+# --- The throwaway database -------------------------------------------------------------
+
+
+def database_url(admin_url: str, name: str) -> str:
+    parts = urlsplit(admin_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def database_exists(admin_url: str, name: str) -> bool:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+    return bool(found)
+
+
+def create_database(admin_url: str, name: str, replace: bool) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and not replace:
+            sys.exit(f"Database {name!r} already exists: pass --replace to drop it first.")
+        if exists:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        conn.execute(statement.format(sql.Identifier(name)))
+
+
+def bench_environment(url: str) -> dict[str, str]:
+    """The variables the benchmarks set for Django (and pass on to any subprocess)."""
+    return {"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "HTTPS_ONLY": "false"}
+
+
+def setup_django(
+    url: str, settings_module: str = "config.settings", extra_env: dict | None = None
+) -> None:
+    os.environ.update(bench_environment(url))
+    os.environ.update(extra_env or {})
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+
+
+# --- Measuring ---------------------------------------------------------------------------
+
+
+class QueryCounter:
+    """An execute wrapper: counts statements by their first word, and times cursor.execute.
+
+    The time includes psycopg adapting the parameters and the round trip, not only the server.
+    """
+
+    def __init__(self):
+        self.kinds = Counter()
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql_text, params, many, context):
+        self.kinds[sql_text.lstrip().split(None, 1)[0].upper()] += 1
+        started = time.perf_counter()
+        try:
+            return execute(sql_text, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    @property
+    def total(self) -> int:
+        return sum(self.kinds.values())
+
+    @property
+    def writes(self) -> int:
+        return sum(self.kinds[kind] for kind in WRITES)
+
+
+def measured(function, *args, **kwargs) -> tuple[float, QueryCounter]:
+    from django.db import connection
+
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        started = time.perf_counter()
+        function(*args, **kwargs)
+        elapsed = time.perf_counter() - started
+    return elapsed, counter
+
+
+# --- Synthetic patients ------------------------------------------------------------------
+
+
+def make_batch(rng: random.Random, cohort, start: int, size: int, today: date):
+    from surveillance.demo import PROFILES
+    from surveillance.models import Patient, TumourProfile
+
+    kinds, weights = list(MIX), list(MIX.values())
+    patients, profiles = [], []
+    for n in range(start, start + size):
+        treatment_end = today - timedelta(days=rng.randint(0, 8 * 365))
+        enrolled_on = treatment_end + timedelta(days=rng.randint(0, (today - treatment_end).days))
+        patients.append(
+            Patient(
+                cohort=cohort,
+                first_name=f"Bench{n}",
+                last_name="Patient",
+                date_of_birth=date(1950, 1, 1) + timedelta(days=rng.randint(0, 40 * 365)),
+                mrn=f"BENCH{n:08d}",
+                phone=f"+1201555{100 + n % 100:04d}",  # fictional 555-01xx
+                timezone=rng.choice(TIME_ZONES),
+                language=rng.choice(("en", "en", "en", "es")),
+                reminder_time=rng.choice(REMINDER_TIMES),
+                sms_consent=True,
+                enrolled_on=enrolled_on,
+            )
+        )
+        kind = rng.choices(kinds, weights)[0]
+        profiles.append(
+            TumourProfile(
+                treatment_end_date=treatment_end,
+                histology=rng.choice(("ductal", "ductal", "ductal", "lobular")),
+                stage=rng.choice(("I", "II", "III")),
+                **PROFILES[kind],
+            )
+        )
+    return patients, profiles
+
+
+def enrol_cohort(count: int, batch_size: int = 1_000, seed: int = DEFAULT_SEED) -> float:
+    """Enrol `count` synthetic patients as plan_patients.py does (one enrol() per batch).
+
+    Progress goes to stderr every 10 %. Returns the wall seconds.
+    """
+    from django.utils import timezone
+
+    from surveillance.models import Cohort
+    from surveillance.services import enrol
+
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    cohort = Cohort.objects.create(name="Benchmark cohort", site="Benchmark Hospital")
+    report_every = max(1, count // 10)
+    done, next_report = 0, report_every
+    started = time.perf_counter()
+    while done < count:
+        size = min(batch_size, count - done)
+        enrol(*make_batch(rng, cohort, done, size, today))
+        done += size
+        if next_report <= done < count:
+            rate = done / (time.perf_counter() - started)
+            print(f"  ... {done} patients, {rate:.0f}/s", file=sys.stderr, flush=True)
+            next_report += report_every
+    return time.perf_counter() - started
+
+
+# --- Reporting ---------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def print_machine() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server_version = cursor.fetchone()[0]
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print("Machine")
+    print(f"  CPU:            {cpu_model()}")
+    print(f"  cores:          {os.cpu_count()} ({usable} usable by this process)")
+    print(f"  Python:         {platform.python_version()} ({platform.python_implementation()})")
+    print(f"  PostgreSQL:     {server_version}")
+
+
+def kinds_text(kinds: Counter) -> str:
+    return ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+
+
+def max_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
