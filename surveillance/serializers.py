@@ -221,6 +221,9 @@ class RiskAssessmentSerializer(serializers.ModelSerializer):
 
 class FlagSerializer(serializers.ModelSerializer):
     overdue = serializers.BooleanField(read_only=True)
+    # Blank until resolved: said explicitly, or the schema would not allow "".
+    outcome = serializers.ChoiceField(choices=Flag.Outcome.choices, allow_blank=True,
+                                      read_only=True)
 
     class Meta:
         model = Flag
