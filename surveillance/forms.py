@@ -12,17 +12,20 @@ incomplete, and still becomes a flag a clinician reviews.
 Photos are checked before anything is saved: at most `MAX_PHOTOS`, each at
 most `settings.LESION_PHOTO_MAX_BYTES`, each a real JPEG, PNG or WEBP image
 (Pillow must open and verify it; the client's file name and content type are
-not trusted). The content type stored is the one Pillow found.
+not trusted). The content type stored is the one Pillow found, and the image
+is stored re-encoded, without its metadata (phones record where it was taken).
 """
 
 from __future__ import annotations
 
+import io
 import warnings
 
 from django import forms
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.template.defaultfilters import filesizeformat
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .triage import QUESTIONS
 
@@ -240,7 +243,22 @@ def check_photo(upload, text: dict[str, str]) -> CheckedPhoto:
         upload.seek(0)
     if image_format not in IMAGE_TYPES:
         raise not_image
-    return CheckedPhoto(upload, IMAGE_TYPES[image_format])
+    return CheckedPhoto(without_metadata(upload, image_format), IMAGE_TYPES[image_format])
+
+
+def without_metadata(upload, image_format: str) -> ContentFile:
+    """The image re-encoded without EXIF and other metadata.
+
+    Phone photos carry where and when they were taken (GPS): nothing the care
+    team needs, and not ours to keep. The picture is turned upright first,
+    since its orientation lived in the metadata being dropped.
+    """
+    upload.seek(0)
+    with Image.open(upload) as image:
+        upright = ImageOps.exif_transpose(image)
+        buffer = io.BytesIO()
+        upright.save(buffer, format=image_format, quality=90)
+    return ContentFile(buffer.getvalue(), name="photo")
 
 
 class LesionReportForm(forms.Form):

@@ -292,12 +292,11 @@ def test_it_refuses_more_than_three_photos(client, link, media_root):
 def test_it_saves_a_valid_png_privately_and_serves_it_only_to_the_patients_team(
     client, link, patient, alice, bob, media_root
 ):
-    upload = png()
-    content = upload.read()
-    upload.seek(0)
-    assert client.post(f"/r/{link.nonce}/", {**ROUTINE, "photos": [upload]}).status_code == 302
+    assert client.post(f"/r/{link.nonce}/", {**ROUTINE, "photos": [png()]}).status_code == 302
 
     [photo] = LesionPhoto.objects.all()
+    with photo.image.open("rb") as stored:
+        content = stored.read()  # re-encoded without metadata
     assert photo.report.patient == patient
     assert (photo.content_type, photo.size) == ("image/png", len(content))
     assert photo.image.path.startswith(str(media_root))
@@ -494,3 +493,22 @@ def test_it_has_plain_words_for_every_question_and_answer_in_both_languages():
         for text in words:
             for word in DIAGNOSIS_WORDS:
                 assert word not in text.lower(), (language, text)
+
+
+def test_it_strips_location_metadata_from_photos(client, link, media_root):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x8825] = {2: (40.0, 26.0, 46.0)}  # GPSInfo: latitude
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), "pink").save(buffer, format="JPEG", exif=exif)
+    upload = SimpleUploadedFile("spot.jpg", buffer.getvalue(), content_type="image/jpeg")
+
+    response = client.post(f"/r/{link.nonce}/", {**ROUTINE, "photos": [upload]})
+
+    assert response.status_code == 302
+    [photo] = LesionPhoto.objects.all()
+    with photo.image.open("rb") as stored, Image.open(stored) as image:
+        assert dict(image.getexif()) == {}
+        assert image.size == (32, 32)
