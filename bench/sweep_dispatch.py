@@ -105,14 +105,14 @@ def parse_args() -> argparse.Namespace:
 
 
 def claim_queryset(now: datetime, batch_size: int):
-    """The claim query of scheduling.sweep._sweep_series, rebuilt for EXPLAIN (keep in step)."""
+    """The locking step of scheduling.sweep._claim for series, for EXPLAIN (keep in step)."""
     from scheduling.models import ReminderSeries
 
+    due = ReminderSeries.objects.filter(is_active=True, next_due_at__lte=now)
     return (
-        ReminderSeries.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(is_active=True, next_due_at__lte=now)
-        .select_related("patient__cohort")
-        .order_by("next_due_at")[:batch_size]
+        due.select_for_update(skip_locked=True)
+        .order_by("next_due_at")
+        .values_list("pk", flat=True)[:batch_size]
     )
 
 
