@@ -1,9 +1,42 @@
+import ipaddress
+import socket
+
 import pytest
 from celery import current_app
 from rest_framework.test import APIClient
 
 from tests.celery_worker import CeleryWorker
 from tests.factories import CohortFactory, UserFactory
+
+
+class LiveServiceError(RuntimeError):
+    """A test tried to reach something beyond this machine (a real Twilio, a real phone)."""
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _loopback_only(connect):
+    def guarded(sock, address):
+        host = address[0] if isinstance(address, tuple) else None  # None: a Unix socket
+        if host is not None and not _is_loopback(host):
+            raise LiveServiceError(f"tests may only talk to loopback, not {host}")
+        return connect(sock, address)
+
+    return guarded
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_live_services():
+    """Fail any test whose code opens a connection off this machine."""
+    connect = socket.socket.connect
+    socket.socket.connect = _loopback_only(connect)
+    yield
+    socket.socket.connect = connect
 
 
 @pytest.fixture(scope="session")
