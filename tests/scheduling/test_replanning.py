@@ -1,4 +1,5 @@
 from datetime import date, time
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -105,7 +106,7 @@ def test_it_moves_reminders_when_the_preferred_time_changes():
     series = patient.reminder_series.get(
         is_active=True, next_due_at__isnull=False, rule__startswith="FREQ=WEEKLY"
     )
-    local = series.next_due_at.astimezone(timezone.zoneinfo.ZoneInfo("Europe/Madrid"))
+    local = series.next_due_at.astimezone(ZoneInfo("Europe/Madrid"))
     assert local.time() == time(18, 15)
 
 
