@@ -35,7 +35,9 @@ logger = logging.getLogger(__name__)
 Status = Message.Status
 
 
-# A queued message whose wake-up went out this long ago without effect is woken again.
+# A queued message whose wake-up went out this long ago without effect is woken again
+# (the wake-up was lost with a killed worker or a restarted broker). Whatever gives a
+# message a new send_after (retry, hold, reconciliation) clears woken_at instead.
 WAKE_AGAIN_AFTER = timedelta(minutes=2)
 
 
@@ -100,7 +102,8 @@ def claim(message_id: int, now: datetime) -> Message | None:
         return None
     decision = decide(message, patient, now)
     if decision.send_at > now:
-        _save(message, send_after=decision.send_at, hold_reason=decision.reason)
+        # Held back: woken again when its new time comes, not before.
+        _save(message, send_after=decision.send_at, hold_reason=decision.reason, woken_at=None)
         return None
     message.to_number = patient.phone  # the number may have changed since it was queued
     return _start_sending(message, now)
@@ -195,6 +198,7 @@ def _retry_later(message: Message, exc: TransportError) -> str:
         message,
         status=Status.QUEUED,
         send_after=timezone.now() + backoff(message.attempts),
+        woken_at=None,
         error=str(exc)[:300],
         error_code=exc.code,
         lease_expires_at=None,
@@ -291,6 +295,7 @@ def _reconcile(message_id: int, now: datetime) -> str:
         message,
         status=Status.QUEUED,
         send_after=now + backoff(message.attempts),
+        woken_at=None,
         lease_expires_at=None,
     )
     return "requeued"

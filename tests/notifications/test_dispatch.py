@@ -141,3 +141,15 @@ def test_it_backs_off_exponentially_with_jitter_up_to_an_hour():
     assert 15 <= delays[0] <= 30
     assert all(delay <= 3600 for delay in delays)
     assert delays[-1] >= 1800
+
+
+@time_machine.travel(MORNING)
+def test_a_held_back_message_is_woken_again_when_its_time_comes(patient):
+    first, second = queue(patient, key="first"), queue(patient, key="second")
+    dispatch.take_wake_ups(timezone.now())
+    dispatch.send(first.pk)
+    dispatch.send(second.pk)  # held by the daily cap
+
+    second.refresh_from_db()
+    with time_machine.travel(second.send_after + timedelta(seconds=1)):
+        assert dispatch.take_wake_ups(timezone.now()) == [second.pk]
