@@ -29,9 +29,9 @@ from common import (
     REMINDER_TIMES,
     TIME_ZONES,
     QueryCounter,
+    close_and_clean_up,
     create_database,
     database_url,
-    drop_database,
     kinds_text,
     max_rss_mib,
     print_machine,
@@ -301,15 +301,7 @@ def main() -> None:
         )
         summary = run(args)
     finally:
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        if args.keep:
-            print(f"Kept database {args.database!r} (drop it with: dropdb {args.database})")
-        else:
-            drop_database(args.admin_url, args.database)
-            print(f"Dropped database {args.database!r}")
+        close_and_clean_up(args.admin_url, args.database, keep=args.keep)
     if args.summary_json:
         for key in ("startup", "first_tick", "due_ticks", "sync"):
             summary[key] = {

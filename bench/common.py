@@ -232,3 +232,16 @@ def max_rss_mib() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def close_and_clean_up(admin_url: str, database: str, keep: bool) -> None:
+    """After a run: close Django's connections, then drop the database unless kept."""
+    if "django" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+    if keep:
+        print(f"Kept database {database!r} (drop it with: dropdb {database})")
+    else:
+        drop_database(admin_url, database)
+        print(f"Dropped database {database!r}")

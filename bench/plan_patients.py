@@ -21,9 +21,9 @@ from collections import Counter
 from common import (
     ADMIN_URL,
     DEFAULT_SEED,
+    close_and_clean_up,
     create_database,
     database_url,
-    drop_database,
     kinds_text,
     make_batch,
     measured,
@@ -177,15 +177,7 @@ def main() -> None:
         setup_django(database_url(args.admin_url, args.database))
         run(args)
     finally:
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        if args.keep:
-            print(f"Kept database {args.database!r} (drop it with: dropdb {args.database})")
-        else:
-            drop_database(args.admin_url, args.database)
-            print(f"Dropped database {args.database!r}")
+        close_and_clean_up(args.admin_url, args.database, keep=args.keep)
 
 
 if __name__ == "__main__":

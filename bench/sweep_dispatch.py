@@ -41,10 +41,10 @@ from common import (
     DEFAULT_SEED,
     QueryCounter,
     bench_environment,
+    close_and_clean_up,
     create_database,
     database_exists,
     database_url,
-    drop_database,
     enrol_cohort,
     kinds_text,
     max_rss_mib,
@@ -661,15 +661,7 @@ def main() -> None:
         setup_django(url, extra_env=env)
         run(args, url)
     finally:
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        if args.keep or args.reuse:
-            print(f"Kept database {args.database!r} (drop it with: dropdb {args.database})")
-        else:
-            drop_database(args.admin_url, args.database)
-            print(f"Dropped database {args.database!r}")
+        close_and_clean_up(args.admin_url, args.database, keep=args.keep or args.reuse)
 
 
 if __name__ == "__main__":

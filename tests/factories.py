@@ -11,6 +11,19 @@ from surveillance import services
 from surveillance.demo import PROFILES
 from surveillance.models import Cohort, Patient, TumourProfile
 
+# A complete lesion report with no red flag: routine, so no urgent alert is queued.
+ROUTINE_ANSWERS = {
+    "location": "elsewhere",
+    "onset": "gradual",
+    "feel": "flat",
+    "colour": "pink",
+    "itch": "yes",
+    "pain": "no",
+    "bleeding": "no",
+    "count": "one",
+    "duration": "under_two_weeks",
+}
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -42,20 +42,7 @@ from schemathesis.checks import (
 from config.wsgi import application
 from notifications.models import Message
 from surveillance import lesions
-from tests.factories import CohortFactory, PatientFactory, UserFactory
-
-# A complete report with no red flag (routine: no urgent alert is queued).
-ROUTINE_ANSWERS = {
-    "location": "elsewhere",
-    "onset": "gradual",
-    "feel": "flat",
-    "colour": "pink",
-    "itch": "yes",
-    "pain": "no",
-    "bleeding": "no",
-    "count": "one",
-    "duration": "under_two_weeks",
-}
+from tests.factories import ROUTINE_ANSWERS, CohortFactory, PatientFactory, UserFactory
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 PUBLISHED = copy.deepcopy(schema.raw_schema)

@@ -56,7 +56,7 @@ from notifications import outbox
 from notifications.models import Message
 from surveillance import lesions
 from surveillance.models import Cohort, LesionPhoto, Patient, ReportLink
-from tests.factories import CohortFactory, PatientFactory, UserFactory
+from tests.factories import ROUTINE_ANSWERS, CohortFactory, PatientFactory, UserFactory
 
 User = get_user_model()
 API_PREFIX = "api/v1/"
@@ -252,19 +252,6 @@ class World:
     def patient_ids(self, cohort_keys) -> set[int]:
         return {patient.pk for key in cohort_keys for patient in self.sides[key].patients}
 
-
-# A complete report with no red flag: routine (no urgent alert is queued).
-ROUTINE_ANSWERS = {
-    "location": "elsewhere",
-    "onset": "gradual",
-    "feel": "flat",
-    "colour": "pink",
-    "itch": "yes",
-    "pain": "no",
-    "bleeding": "no",
-    "count": "one",
-    "duration": "under_two_weeks",
-}
 
 # role -> the cohorts it belongs to (admins belong to none and see all)
 MEMBERSHIP = {
