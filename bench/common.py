@@ -135,7 +135,7 @@ def measured(function, *args, **kwargs) -> tuple[float, QueryCounter]:
 
 def make_batch(rng: random.Random, cohort, start: int, size: int, today: date):
     from surveillance.demo import PROFILES
-    from surveillance.models import Patient, TumourProfile
+    from cohorts.models import Patient, TumourProfile
 
     kinds, weights = list(MIX), list(MIX.values())
     patients, profiles = [], []
@@ -176,8 +176,8 @@ def enrol_cohort(count: int, batch_size: int = 1_000, seed: int = DEFAULT_SEED) 
     """
     from django.utils import timezone
 
-    from surveillance.models import Cohort
-    from surveillance.services import enrol
+    from cohorts.models import Cohort
+    from cohorts.services import enrol
 
     rng = random.Random(seed)
     today = timezone.localdate()

@@ -59,7 +59,7 @@ def parse_args() -> argparse.Namespace:
 
 def row_counts() -> dict[str, int]:
     from scheduling.models import ReminderSeries, Visit
-    from surveillance.models import Patient, RiskAssessment, TumourProfile
+    from cohorts.models import Patient, RiskAssessment, TumourProfile
 
     return {
         "patients": Patient.objects.count(),
@@ -81,8 +81,8 @@ def run(args: argparse.Namespace) -> None:
     from django.utils import timezone
 
     from scheduling.services import replan
-    from surveillance.models import Cohort, Patient
-    from surveillance.services import enrol
+    from cohorts.models import Cohort, Patient
+    from cohorts.services import enrol
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)

@@ -328,7 +328,7 @@ def queue_messages(count: int, patient_ids: list[int], zone: str, tag: str) -> N
 
     from notifications import outbox
     from notifications.models import Message
-    from surveillance.models import Patient
+    from cohorts.models import Patient
 
     Patient.objects.filter(pk__in=patient_ids).update(timezone=zone)
     send_after = timezone.now() - timedelta(minutes=1)
@@ -465,7 +465,7 @@ def run_dispatch(args: argparse.Namespace, url: str) -> list[dict]:
     from django.utils import timezone
 
     from config.celery import app
-    from surveillance.models import Patient
+    from cohorts.models import Patient
     from tests.fake_twilio import FAKE_FROM_NUMBER, FakeTwilio
 
     rng = random.Random(args.seed + 1)
@@ -615,7 +615,7 @@ def run(args: argparse.Namespace, url: str) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from surveillance.models import Patient
+    from cohorts.models import Patient
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)

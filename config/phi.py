@@ -20,7 +20,7 @@ def redact(text: str) -> str:
 
 
 def _safe_arg(arg):
-    from surveillance.models import Patient
+    from cohorts.models import Patient
 
     if isinstance(arg, Patient):
         return f"patient #{arg.pk}"  # never the name or MRN that __str__ shows

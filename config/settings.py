@@ -60,9 +60,12 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "csp",
-    "surveillance",
-    "scheduling",
+    # Ours, from the bottom layer up (each imports only those above it in this list).
     "notifications",
+    "audit",
+    "cohorts",
+    "scheduling",
+    "surveillance",
 ]
 
 MIDDLEWARE = [
@@ -243,8 +246,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "TierEnum": "surveillance.models.TIER_CHOICES",
-        "ReceptorEnum": "surveillance.models.RECEPTOR_CHOICES",
+        "TierEnum": "cohorts.models.TIER_CHOICES",
+        "ReceptorEnum": "cohorts.models.RECEPTOR_CHOICES",
     },
 }
 
@@ -253,12 +256,14 @@ _BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded single-machine broker: messages are files under var/broker.
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),
         "processed_folder": str(_BROKER_DIR / "processed"),
+        # Exchange bindings too, or kombu writes them into the working directory.
+        "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
     _DEFAULT_RESULT_BACKEND = f"file://{VAR_DIR / 'celery-results'}"

@@ -16,9 +16,9 @@ api_docs = csp_update({"style-src": ["'unsafe-inline'"]})(
 )
 
 api_v1 = [
-    path("", include("surveillance.urls")),
+    path("", include("cohorts.urls")),
     path("", include("scheduling.urls")),
-    path("", include("notifications.urls")),
+    path("", include("surveillance.urls")),
 ]
 
 urlpatterns = [

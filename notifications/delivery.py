@@ -3,10 +3,8 @@
 from django.db import transaction
 from django.utils import timezone
 
-from surveillance.models import Patient
-
 from .backends import INVALID_NUMBERS, UNSUBSCRIBED
-from .models import EarlyStatus, Message
+from .models import Contact, EarlyStatus, Message
 
 # Delivery error codes that mean the number cannot take SMS.
 UNREACHABLE_NUMBERS = {"30005": "unknown number", "30006": "landline or unreachable carrier"}
@@ -27,8 +25,8 @@ def record_status(sid: str, status: str, error_code: str = "") -> None:
     if status == Message.Status.DELIVERED:
         message.delivered_at = timezone.now()
     message.save(update_fields=["status", "error_code", "delivered_at", "modified_on"])
-    if message.patient_id and error_code:
-        _flag_number(message.patient_id, error_code)
+    if message.contact_id and error_code:
+        _flag_number(message.contact_id, error_code)
 
 
 def _keep_early(sid: str, status: str, error_code: str) -> None:
@@ -51,13 +49,13 @@ def apply_early_status(sid: str) -> None:
         early.delete()
 
 
-def _flag_number(patient_id: int, code: str) -> None:
+def _flag_number(contact_id: int, code: str) -> None:
     if code == UNSUBSCRIBED:
-        Patient.objects.filter(pk=patient_id, sms_opted_out_at__isnull=True).update(
-            sms_opted_out_at=timezone.now()
+        Contact.objects.filter(pk=contact_id, opted_out_at__isnull=True).update(
+            opted_out_at=timezone.now()
         )
     reason = INVALID_NUMBERS.get(code) or UNREACHABLE_NUMBERS.get(code)
     if reason:
-        Patient.objects.filter(pk=patient_id).update(
-            phone_invalid_at=timezone.now(), phone_invalid_reason=f"Twilio {code}: {reason}"
+        Contact.objects.filter(pk=contact_id).update(
+            invalid_at=timezone.now(), invalid_reason=f"Twilio {code}: {reason}"
         )

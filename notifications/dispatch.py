@@ -1,10 +1,11 @@
 """Sending one queued message, safely, from any number of workers.
 
-1. Claim (one transaction): lock the message (SKIP LOCKED) and its patient
-   (so two workers cannot both spend the patient's daily budget), check
-   consent, opt-out, the number, pause, quiet hours and the frequency cap.
-   Either defer it (new send_after), give up (undeliverable), or mark it
-   `sending` with a lease and commit.
+1. Claim (one transaction): lock the message (SKIP LOCKED) and its contact
+   (so two workers cannot both spend the number's daily budget), check
+   consent, opt-out, the number, the send-time checks the apps above
+   registered (still wanted? paused?), quiet hours and the frequency cap.
+   Either defer it (new send_after), give up (undeliverable, cancelled), or
+   mark it `sending` with a lease and commit.
 2. Send through the backend, outside any transaction.
 3. Record the outcome with a conditional update on (id, status, attempts):
    if the lease expired meanwhile and reconciliation took the row, ours is
@@ -24,11 +25,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from surveillance.models import Patient
-
-from . import delivery, policy
+from . import delivery, hooks, policy
 from .backends import INVALID_NUMBERS, UNSUBSCRIBED, TransportError, get_backend
-from .models import Message
+from .models import Contact, Message
 from .sender_rate import sender_key, wait_for_slot
 
 logger = logging.getLogger(__name__)
@@ -92,20 +91,24 @@ def claim(message_id: int, now: datetime) -> Message | None:
     )
     if message is None:
         return None
-    if message.patient_id is None:
-        # A staff alert (the on-call number): no patient consent, cap or quiet hours.
+    if message.contact_id is None:
+        # A staff alert (the on-call number): no consent, cap or quiet hours.
         return _start_sending(message, now)
-    patient = Patient.objects.select_for_update().get(pk=message.patient_id)
-    refused = refusal(patient)
+    contact = Contact.objects.select_for_update().get(pk=message.contact_id)
+    refused = contact.refusal()
     if refused:
         _save(message, status=Status.UNDELIVERABLE, error=refused, send_after=None)
         return None
-    decision = decide(message, patient, now)
+    check = hooks.check_send(message)
+    if check.cancel:
+        _save(message, status=Status.CANCELLED, error=check.cancel[:300], send_after=None)
+        return None
+    decision = decide(message, contact, now, check.paused_until)
     if decision.send_at > now:
         # Held back: woken again when its new time comes, not before.
         _save(message, send_after=decision.send_at, hold_reason=decision.reason, woken_at=None)
         return None
-    message.to_number = patient.phone  # the number may have changed since it was queued
+    message.to_number = contact.number
     return _start_sending(message, now)
 
 
@@ -122,23 +125,14 @@ def _start_sending(message: Message, now: datetime) -> Message:
     return message
 
 
-def refusal(patient: Patient) -> str:
-    """Why nothing may be sent to this patient at all, or ""."""
-    if not patient.sms_consent:
-        return "No SMS consent."
-    if patient.sms_opted_out_at:
-        return "The patient opted out (STOP)."
-    if patient.phone_invalid_at:
-        return f"The number was refused: {patient.phone_invalid_reason}."
-    return ""
-
-
-def decide(message: Message, patient: Patient, now: datetime) -> policy.Decision:
-    """When the rules let this message go (the patient's row should be locked)."""
+def decide(
+    message: Message, contact: Contact, now: datetime, paused_until=None
+) -> policy.Decision:
+    """When the rules let this message go (the contact's row should be locked)."""
     sent_at = []
     if message.counts_against_cap:
         sent_at = list(
-            patient.messages.filter(
+            contact.messages.filter(
                 direction=Message.Direction.OUTBOUND,
                 sent_at__gt=now - policy.WEEK,
                 urgent=False,
@@ -147,11 +141,11 @@ def decide(message: Message, patient: Patient, now: datetime) -> policy.Decision
         )
     return policy.earliest_send(
         now,
-        patient.timezone,
+        contact.timezone,
         routine_sent_at=sent_at,
         cap=policy.Cap(settings.SMS_DAILY_CAP, settings.SMS_WEEKLY_CAP),
         exempt=not message.counts_against_cap,
-        paused_until=patient.reminders_paused_until if message.kind != "reply" else None,
+        paused_until=paused_until if message.kind != "reply" else None,
     )
 
 
@@ -214,23 +208,23 @@ def backoff(attempts: int) -> timedelta:
 
 @transaction.atomic
 def _give_up(message: Message, exc: TransportError) -> None:
-    status = _mark_number(message.patient_id, exc.code) if message.patient_id else Status.FAILED
+    status = _mark_number(message.contact_id, exc.code) if message.contact_id else Status.FAILED
     _record(
         message, status=status, error=str(exc)[:300], error_code=exc.code, lease_expires_at=None
     )
 
 
-def _mark_number(patient_id: int, code: str) -> str:
-    """Record on the patient what a permanent error says about their number."""
-    patient = Patient.objects.select_for_update().get(pk=patient_id)
+def _mark_number(contact_id: int, code: str) -> str:
+    """Record on the contact what a permanent error says about its number."""
+    contact = Contact.objects.select_for_update().get(pk=contact_id)
     if code == UNSUBSCRIBED:
-        patient.sms_opted_out_at = patient.sms_opted_out_at or timezone.now()
-        patient.save(update_fields=["sms_opted_out_at"])
+        contact.opted_out_at = contact.opted_out_at or timezone.now()
+        contact.save(update_fields=["opted_out_at", "modified_on"])
         return Status.UNDELIVERABLE
     if code in INVALID_NUMBERS:
-        patient.phone_invalid_at = timezone.now()
-        patient.phone_invalid_reason = f"Twilio {code}: {INVALID_NUMBERS[code]}"
-        patient.save(update_fields=["phone_invalid_at", "phone_invalid_reason"])
+        contact.invalid_at = timezone.now()
+        contact.invalid_reason = f"Twilio {code}: {INVALID_NUMBERS[code]}"
+        contact.save(update_fields=["invalid_at", "invalid_reason", "modified_on"])
         return Status.UNDELIVERABLE
     return Status.FAILED
 

@@ -1,7 +1,7 @@
 """Inbound SMS: stored first, then routed. Nothing a patient writes is dropped.
 
 Routing order: the carrier keywords (STOP, START, HELP), then the handlers
-other apps register (the lesion questionnaire, self-exam answers), and what
+other apps register in `hooks` (the lesion questionnaire, self-exam answers), and what
 nobody understands goes to the coordinators' inbox (`needs_review`). A
 message whose routing crashed stays unrouted and is routed again later by
 `route_unrouted`.
@@ -9,15 +9,12 @@ message whose routing crashed stays unrouted and is routed again later by
 
 import logging
 import re
-from collections.abc import Callable
 
 from django.db import transaction
 from django.utils import timezone
 
-from surveillance.models import Patient
-
-from . import outbox
-from .models import Message
+from . import hooks, outbox
+from .models import Contact, Message
 from .sms_templates import contact_line
 
 logger = logging.getLogger(__name__)
@@ -25,18 +22,6 @@ logger = logging.getLogger(__name__)
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 START_WORDS = {"START", "UNSTOP", "YES"}
 HELP_WORDS = {"HELP", "INFO", "AYUDA"}
-
-# A handler gets the stored message and its patient; it returns a short label
-# of what it did ("self_exam_ok", ...) or "" when the message is not for it.
-Handler = Callable[[Message, Patient], str]
-_handlers: list[Handler] = []
-
-
-def register(handler: Handler) -> Handler:
-    """Register a handler for inbound messages (usable as a decorator)."""
-    if handler not in _handlers:
-        _handlers.append(handler)
-    return handler
 
 
 def keyword(body: str) -> str:
@@ -46,12 +31,24 @@ def keyword(body: str) -> str:
 
 
 def store(sid: str, from_number: str, to_number: str, body: str) -> tuple[Message, bool]:
-    """Save the inbound message; a replayed webhook (same sid) stores nothing new."""
-    patients = list(Patient.objects.filter(phone=from_number, is_active=True)[:2])
-    message, created = Message.objects.get_or_create(
+    """Save the inbound message; a replayed webhook (same sid) stores nothing new.
+
+    The number's contact is found, or made (without consent) so that what it
+    says, STOP included, is kept against it. The subject is whoever the apps
+    above say the number belongs to: nobody when it is unknown or shared.
+    """
+    existing = Message.objects.filter(provider_sid=sid).first()
+    if existing is not None:
+        return existing, False
+    contact = Contact.objects.filter(number=from_number).first()
+    if contact is None:
+        Contact.objects.bulk_create([Contact(number=from_number)], ignore_conflicts=True)
+        contact = Contact.objects.get(number=from_number)
+    return Message.objects.get_or_create(
         provider_sid=sid,
         defaults={
-            "patient": patients[0] if len(patients) == 1 else None,
+            "contact": contact,
+            "subject": hooks.sender(contact).subject,
             "direction": Message.Direction.INBOUND,
             "kind": Message.Kind.INBOUND,
             "status": Message.Status.RECEIVED,
@@ -60,7 +57,6 @@ def store(sid: str, from_number: str, to_number: str, body: str) -> tuple[Messag
             "to_number": to_number,
         },
     )
-    return message, created
 
 
 @transaction.atomic
@@ -76,42 +72,47 @@ def route(message_id: int) -> str:
 
 
 def _route(message: Message) -> str:
-    patient = message.patient
-    if patient is None:
-        return "inbox"  # unknown or shared number: a person must look
-    word = keyword(message.body)
+    """Carrier keywords act on the number (shared or not); the rest needs one subject."""
+    contact, word = message.contact, keyword(message.body)
     if word in STOP_WORDS:
-        return _opt_out(patient)
-    if word in START_WORDS and patient.sms_opted_out_at:
-        return _opt_in(patient, message)
-    if word in HELP_WORDS:
-        outbox.queue(
-            patient, "help", f"help:{message.pk}", is_reply=True, contact=_contact(patient)
-        )
-        return "help"
-    for handler in _handlers:
-        outcome = handler(message, patient)
+        return _opt_out(contact)
+    sender = hooks.sender(contact)
+    if sender.site and word in START_WORDS and contact.opted_out_at:
+        return _opt_in(contact, message, sender)
+    if sender.site and word in HELP_WORDS:
+        return _help(contact, message, sender)
+    if message.subject_id is None:
+        return "inbox"  # unknown or shared number: a person must look
+    for handler in hooks.reply_handlers():
+        outcome = handler(message)
         if outcome:
             return outcome
     return "inbox"
 
 
-def _opt_out(patient: Patient) -> str:
-    Patient.objects.filter(pk=patient.pk, sms_opted_out_at__isnull=True).update(
-        sms_opted_out_at=timezone.now()
+def _opt_out(contact: Contact) -> str:
+    Contact.objects.filter(pk=contact.pk, opted_out_at__isnull=True).update(
+        opted_out_at=timezone.now()
     )
     return "opt_out"
 
 
-def _opt_in(patient: Patient, message: Message) -> str:
-    Patient.objects.filter(pk=patient.pk).update(sms_opted_out_at=None)
-    patient.sms_opted_out_at = None
-    outbox.queue(patient, "opted_in", f"opted_in:{message.pk}", is_reply=True)
+def _opt_in(contact: Contact, message: Message, sender: hooks.Sender) -> str:
+    Contact.objects.filter(pk=contact.pk).update(opted_out_at=None)
+    contact.opted_out_at = None
+    _reply(contact, message, "opted_in", site=sender.site)
     return "opt_in"
 
 
-def _contact(patient: Patient) -> str:
-    return contact_line(patient.language, patient.cohort.contact_phone)
+def _help(contact: Contact, message: Message, sender: hooks.Sender) -> str:
+    line = contact_line(contact.language, sender.help_phone)
+    _reply(contact, message, "help", site=sender.site, contact=line)
+    return "help"
+
+
+def _reply(contact: Contact, message: Message, kind: str, **context) -> None:
+    key = f"{kind}:{message.pk}"
+    outbox.queue(contact, kind, key, subject=message.subject, is_reply=True, **context)
 
 
 def route_safely(message_id: int) -> None:

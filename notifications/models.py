@@ -1,4 +1,11 @@
-"""The SMS outbox and inbox: one row per message, the single source of truth.
+"""Phone numbers and the SMS outbox and inbox: one row per message, the single source of truth.
+
+A `Contact` is one phone number with what the sending rules need to know of
+it: consent, opt-out, whether the provider refused it, its language and time
+zone. Two people sharing a phone share its contact: STOP from that phone stops
+it, whoever typed it. A `Message` goes to (or comes from) a contact and is
+*about* a subject this app knows nothing of (a generic foreign key, set by the
+app that wrote it; for our patients' messages, the patient).
 
 An outbound message is written (queued) in the same transaction as whatever
 made it due, under a unique idempotency key, so a sweep that runs twice
@@ -8,8 +15,69 @@ Celery message that wakes a dispatcher carries only the row's id.
 """
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
+
+from .phones import validate_e164
+from .validators import validate_time_zone
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", "English"
+    SPANISH = "es", "Spanish"
+
+
+class ConsentSource(models.TextChoices):
+    WRITTEN = "written", "Written form"
+    VERBAL = "verbal", "Verbal, recorded by staff"
+    SMS = "sms", "SMS keyword"
+    WEB = "web", "Web form"
+    IMPORT = "import", "Bulk import"
+    STAFF = "staff", "Recorded by staff"
+
+
+class Contact(models.Model):
+    """One mobile number: the single truth about whether, when and how to text it."""
+
+    number = models.CharField(
+        max_length=20, unique=True, validators=[validate_e164], help_text="E.164"
+    )
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.ENGLISH)
+    sms_consent = models.BooleanField(default=False)
+    sms_consent_at = models.DateTimeField(null=True, blank=True)
+    sms_consent_source = models.CharField(max_length=10, choices=ConsentSource.choices, blank=True)
+    opted_out_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set by STOP (or Twilio error 21610); START clears it."
+    )
+    invalid_at = models.DateTimeField(
+        null=True, blank=True, help_text="The provider refused the number; fix it to resume SMS."
+    )
+    invalid_reason = models.CharField(max_length=200, blank=True)
+    created_on = models.DateTimeField(auto_now_add=True)
+    modified_on = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"...{self.number[-4:]}"
+
+    @property
+    def can_receive_sms(self) -> bool:
+        return self.sms_consent and self.opted_out_at is None and self.invalid_at is None
+
+    def refusal(self) -> str:
+        """Why nothing may be sent to this number at all, or ""."""
+        if not self.sms_consent:
+            return "No SMS consent."
+        if self.opted_out_at:
+            return "The number opted out (STOP)."
+        if self.invalid_at:
+            return f"The number was refused: {self.invalid_reason}."
+        return ""
 
 
 class Message(models.Model):
@@ -25,6 +93,7 @@ class Message(models.Model):
         FAILED = "failed"
         UNDELIVERABLE = "undeliverable"
         RECEIVED = "received"
+        CANCELLED = "cancelled"
 
     class Kind(models.TextChoices):
         SELF_EXAM = "self_exam", "Skin self-exam reminder"
@@ -47,15 +116,23 @@ class Message(models.Model):
         Status.DELIVERED: 3,
         Status.FAILED: 3,
         Status.UNDELIVERABLE: 3,
+        Status.CANCELLED: 3,
     }
 
-    patient = models.ForeignKey(
-        "surveillance.Patient",
+    contact = models.ForeignKey(
+        Contact,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="messages",
+        help_text="Empty for staff alerts to the on-call number.",
     )
+    # What the message is about, set by the app that wrote it (e.g. a patient).
+    subject_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    subject_id = models.PositiveBigIntegerField(null=True, blank=True)
+    subject = GenericForeignKey("subject_type", "subject_id")
     direction = models.CharField(max_length=8, choices=Direction.choices)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     body = models.TextField()
@@ -103,8 +180,10 @@ class Message(models.Model):
             models.Index(
                 fields=["lease_expires_at"], condition=Q(status="sending"), name="outbox_stale"
             ),
-            # The frequency cap: a patient's recent routine sends.
-            models.Index(fields=["patient", "sent_at"], name="message_patient_sent"),
+            # The frequency cap: a number's recent routine sends.
+            models.Index(fields=["contact", "sent_at"], name="message_contact_sent"),
+            # A subject's messages (a patient's list).
+            models.Index(fields=["subject_type", "subject_id"], name="message_subject"),
             # Routing retries: inbound messages not routed yet.
             models.Index(
                 fields=["created_on"],

@@ -5,28 +5,30 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Message
+from .models import Contact, Message
 from .sms_templates import render
+from .wakeups import send_message
 
 
 def build(
-    patient,
+    contact: Contact,
     kind: str,
     key: str,
     *,
+    subject=None,
     send_after: datetime | None = None,
     urgent: bool = False,
     is_reply: bool = False,
     **context,
 ) -> Message:
-    """An unsaved outbound message to `patient`, in their language."""
-    body = render(kind, patient.language, site=patient.cohort.site, **context)
+    """An unsaved outbound message to `contact`, in its language, about `subject`."""
     return Message(
-        patient=patient,
+        contact=contact,
+        subject=subject,
         direction=Message.Direction.OUTBOUND,
         kind=kind,
-        body=body,
-        to_number=patient.phone,
+        body=render(kind, contact.language, **context),
+        to_number=contact.number,
         status=Message.Status.QUEUED,
         idempotency_key=key,
         send_after=send_after or timezone.now(),
@@ -35,15 +37,17 @@ def build(
     )
 
 
-def queue(patient, kind: str, key: str, **options) -> Message:
-    """Queue one message (once per key, even under races) and wake a dispatcher after commit."""
-    Message.objects.bulk_create([build(patient, kind, key, **options)], ignore_conflicts=True)
-    message = Message.objects.get(idempotency_key=key)
-    wake(message.pk)
-    return message
+def queue_built(message: Message) -> Message:
+    """Queue one built message (once per key, even under races); wake a dispatcher after commit."""
+    Message.objects.bulk_create([message], ignore_conflicts=True)
+    stored = Message.objects.get(idempotency_key=message.idempotency_key)
+    wake(stored.pk)
+    return stored
+
+
+def queue(contact: Contact, kind: str, key: str, **options) -> Message:
+    return queue_built(build(contact, kind, key, **options))
 
 
 def wake(message_id: int) -> None:
-    from .tasks import send_message
-
     transaction.on_commit(lambda: send_message.delay(message_id))

@@ -8,12 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from . import dispatch, inbound
-
-
-@shared_task(acks_late=True)
-def send_message(message_id: int) -> str:
-    return dispatch.send(message_id)
-
+from .wakeups import send_message
 
 WAKE_UP_BATCH = 1000
 

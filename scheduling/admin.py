@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 from django.db import transaction
 
-from surveillance.access import patients_for
-from surveillance.audit import AuditedAdminMixin
+from audit.mixins import AuditedAdminMixin
+from cohorts.access import patients_for
 
 from .models import (
     Protocol,

@@ -5,3 +5,13 @@ class SchedulingConfig(AppConfig):
     """Protocols, the planner, visits, reminder series and the due-sweep."""
 
     name = "scheduling"
+
+    def ready(self):
+        from cohorts.signals import reassessed
+
+        from . import send_checks, services
+
+        reassessed.connect(
+            services.replan_reassessed, dispatch_uid="scheduling.replan_reassessed"
+        )
+        send_checks.register()

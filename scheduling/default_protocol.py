@@ -14,8 +14,8 @@ Months count from the end of primary treatment. Clinic visits every 3 months get
 +/- 14 days, every other visit +/- 28 days. Skin self-exam reminders are sent by SMS.
 """
 
+from cohorts.risk import Tier
 from scheduling.planner import Frequency, ReminderRule, TierProtocol, VisitKind, VisitRule
-from surveillance.risk import Tier
 
 PROTOCOL_NAME = "Default breast cancer follow-up"
 PROTOCOL_VERSION = "2026.1"

@@ -2,7 +2,7 @@ import django_filters
 from django.db.models import Q
 from django.utils import timezone
 
-from surveillance.filters import cohort_filter, patient_filter
+from cohorts.filters import cohort_filter, patient_filter
 
 from .models import Visit
 

@@ -8,8 +8,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from surveillance.models import TIER_CHOICES, Patient
-from surveillance.risk import Tier
+from cohorts.models import TIER_CHOICES, Patient
+from cohorts.risk import Tier
 
 from . import planner
 

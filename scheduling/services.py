@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
-from surveillance.models import Patient
+from cohorts.models import Patient
 
 from . import planner
 from .models import Protocol, ReminderSeries, Visit
@@ -35,6 +36,11 @@ def plan_for(patient: Patient, protocol: Protocol, rules, now: datetime) -> plan
     )
 
 
+def replan_reassessed(sender, patients: Sequence[Patient], **kwargs) -> None:
+    """Receiver of `cohorts.signals.reassessed`: plans follow the patients' new state."""
+    replan(patients)
+
+
 @transaction.atomic
 def replan(patients: Sequence[Patient], now: datetime | None = None) -> None:
     """Bring the visits and reminder series of `patients` in line with the active protocol.
@@ -44,6 +50,7 @@ def replan(patients: Sequence[Patient], now: datetime | None = None) -> None:
     if not patients:
         return
     now = now or timezone.now()
+    prefetch_related_objects(patients, "contact")  # their time zones, in one query
     protocol = Protocol.objects.active()
     rules = protocol.rules_by_tier()
     plans = {patient.pk: plan_for(patient, protocol, rules, now) for patient in patients}

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from notifications import outbox
+from cohorts import messaging
 from notifications.models import Message
 
 from . import planner
 from .models import ReminderSeries, Visit
+from .send_checks import visit_reminder_key
 
 BATCH_SIZE = 500
 
@@ -57,7 +58,8 @@ def _claim(due, order: str, batch_size: int) -> list:
         .order_by(order)
         .values_list("pk", flat=True)[:batch_size]
     )
-    return list(due.model.objects.filter(pk__in=ids).select_related("patient__cohort"))
+    rows = due.model.objects.filter(pk__in=ids)
+    return list(rows.select_related("patient__cohort", "patient__contact"))
 
 
 def _local_day(patient, moment: datetime):
@@ -74,8 +76,8 @@ def _wanted(patient, day) -> bool:
     """
     return (
         patient.is_active
-        and patient.sms_consent
-        and patient.sms_opted_out_at is None
+        and patient.contact.sms_consent
+        and patient.contact.opted_out_at is None
         and not patient.reminders_paused_on(day)
     )
 
@@ -85,7 +87,7 @@ def _sweep_series(now: datetime, batch_size: int) -> int:
     due = ReminderSeries.objects.filter(is_active=True, next_due_at__lte=now)
     batch = _claim(due, "next_due_at", batch_size)
     messages = [
-        outbox.build(
+        messaging.build(
             series.patient, series.kind, f"series:{series.pk}:{series.next_due_at:%Y%m%dT%H%M%SZ}"
         )
         for series in batch
@@ -116,10 +118,10 @@ def _sweep_visits(now: datetime, batch_size: int) -> int:
 
 def _visit_reminder(visit: Visit) -> Message:
     local = timezone.localtime(visit.booked_at, ZoneInfo(visit.patient.timezone))
-    return outbox.build(
+    return messaging.build(
         visit.patient,
         "visit_reminder",
-        f"visit:{visit.pk}:{visit.booked_at:%Y%m%dT%H%M%SZ}:{visit.next_reminder_at:%Y%m%d}",
+        visit_reminder_key(visit),
         day=local.strftime("%Y-%m-%d"),
         hour=local.strftime("%H:%M"),
         place=f", {visit.location}" if visit.location else "",

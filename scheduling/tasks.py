@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from surveillance.models import Patient
+from cohorts.models import Patient
 
 from . import services, sweep
 from .models import SchedulerHeartbeat
@@ -26,7 +26,7 @@ def replan_everyone() -> dict:
     ids = list(patients.values_list("pk", flat=True).order_by("pk"))
     for start in range(0, len(ids), REPLAN_BATCH_SIZE):
         batch = patients.filter(pk__in=ids[start : start + REPLAN_BATCH_SIZE])
-        services.replan(list(batch.select_related("profile")))
+        services.replan(list(batch.select_related("profile", "contact")))
     return {"replanned": len(ids)}
 
 

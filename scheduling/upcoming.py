@@ -46,5 +46,6 @@ def _paused(patient, day) -> str:
 
 
 def _queued(message: Message, patient, now: datetime) -> UpcomingSend:
-    decision = dispatch.decide(message, patient, max(now, message.send_after or now))
+    moment = max(now, message.send_after or now)
+    decision = dispatch.decide(message, patient.contact, moment, patient.reminders_paused_until)
     return UpcomingSend(message.kind, decision.send_at, "outbox", decision.reason)

@@ -1,14 +1,25 @@
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from surveillance.access import patients_for
-from surveillance.audit import AuditedViewSetMixin
+from audit.mixins import AuditedViewSetMixin
+from cohorts.access import patients_for
 
+from .calendar import ICalendarRenderer, patient_calendar
 from .filters import VisitFilter
 from .models import InvalidTransition, Visit
-from .serializers import BookVisitSerializer, VisitNoteSerializer, VisitSerializer
+from .serializers import (
+    BookVisitSerializer,
+    ScheduleSerializer,
+    UpcomingSendSerializer,
+    VisitNoteSerializer,
+    VisitSerializer,
+)
+from .upcoming import upcoming_sends
 
 
 class VisitViewSet(
@@ -17,7 +28,7 @@ class VisitViewSet(
     """Follow-up visits of the user's cohorts, and their workflow actions.
 
     Every successful read and action is audit-logged against the visit's
-    patient (surveillance.audit).
+    patient (audit.mixins).
     """
 
     serializer_class = VisitSerializer
@@ -70,3 +81,53 @@ class VisitViewSet(
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         return self._act(request, VisitNoteSerializer, Visit.cancel)
+
+
+class PatientScheduleViewSet(AuditedViewSetMixin, viewsets.GenericViewSet):
+    """A patient's plan: `/patients/{id}/schedule/`, `calendar/` and `upcoming/`."""
+
+    audit_object_type = "patient"
+    audit_actions = {
+        "schedule": ("view", "schedule"),
+        "upcoming": ("view", "schedule"),
+        "calendar": ("export", "calendar"),
+    }
+
+    def get_queryset(self):
+        return patients_for(self.request.user).select_related("cohort", "contact")
+
+    @extend_schema(responses=ScheduleSerializer)
+    @action(detail=True, methods=["get"])
+    def schedule(self, request, pk=None):
+        patient = self.get_object()
+        schedule = {
+            "visits": patient.visits.select_related("protocol").order_by("due_date", "kind"),
+            "reminders": patient.reminder_series.filter(is_active=True).order_by("dtstart"),
+        }
+        return Response(ScheduleSerializer(schedule).data)
+
+    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.BINARY})
+    @action(
+        detail=True,
+        methods=["get"],
+        pagination_class=None,
+        filter_backends=[],
+        renderer_classes=[ICalendarRenderer, JSONRenderer],
+    )
+    def calendar(self, request, pk=None):
+        """The patient's visits as an iCalendar file (an audited export)."""
+        patient = self.get_object()
+        body = patient_calendar(patient, request.get_host().split(":")[0])
+        filename = f"follow-up-{patient.pk}.ics"
+        return Response(
+            body,
+            content_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    @extend_schema(responses=UpcomingSendSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def upcoming(self, request, pk=None):
+        """Every SMS due to go to this patient, with when and what holds it back."""
+        sends = upcoming_sends(self.get_object(), timezone.now())
+        return Response(UpcomingSendSerializer(sends, many=True).data)

@@ -15,11 +15,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cohorts.access import cohorts_for
+from cohorts.models import Patient
 from notifications.models import Message
 from scheduling.models import Visit
 
-from .access import cohorts_for
-from .models import Flag, Patient
+from .models import Flag
 
 FIGURES = [
     "flags_open",
@@ -77,8 +78,8 @@ def figures(user, now) -> list[dict]:
             Patient.objects.filter(cohort__in=cohorts, is_active=True),
             "cohort",
             patients=Q(),
-            patients_opted_out=Q(sms_opted_out_at__isnull=False),
-            patients_phone_invalid=Q(phone_invalid_at__isnull=False),
+            patients_opted_out=Q(contact__opted_out_at__isnull=False),
+            patients_phone_invalid=Q(contact__invalid_at__isnull=False),
             patients_paused=Q(reminders_paused_until__gte=today),
         ),
     ]

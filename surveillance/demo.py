@@ -8,11 +8,11 @@ from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils import timezone
 
+from cohorts import contacts, services
+from cohorts.models import Cohort, Patient, TumourProfile
+from notifications.models import ConsentSource, Contact
 from scheduling.models import ReminderSeries
 from scheduling.services import replan
-
-from . import services
-from .models import Cohort, ConsentSource, Patient, TumourProfile
 
 DEMO_COHORT = "Demo follow-up cohort"
 DEMO_SITE = "Demo General Hospital"
@@ -74,14 +74,17 @@ def _demo_patient(cohort: Cohort, number: int, rng: random.Random) -> Patient:
         last_name=f"Demo-{number:02d}",
         date_of_birth=date(1950 + rng.randrange(40), rng.randrange(1, 13), rng.randrange(1, 29)),
         mrn=f"DEMO-{number:04d}",
-        phone=f"+1201555{100 + number:04d}",
-        timezone=TIME_ZONES[number % len(TIME_ZONES)],
-        language="es" if number % 5 == 0 else "en",
         reminder_time=time(10, 0),
-        sms_consent=True,
-        sms_consent_at=timezone.now(),
-        sms_consent_source=ConsentSource.WRITTEN,
     )
+
+
+def _demo_phone(number: int) -> dict:
+    return {
+        "number": f"+1201555{100 + number:04d}",
+        "timezone": TIME_ZONES[number % len(TIME_ZONES)],
+        "language": "es" if number % 5 == 0 else "en",
+        "sms_consent": True,
+    }
 
 
 def _demo_profile(kind: str, rng: random.Random) -> TumourProfile:
@@ -105,6 +108,7 @@ def create_demo_cohort(coordinator, size: int = 36, seed: int = 2026) -> Cohort 
     kinds = list(PROFILES)
     patients = [_demo_patient(cohort, n, rng) for n in range(size)]
     profiles = [_demo_profile(kinds[n % len(kinds)], rng) for n in range(size)]
+    contacts.bind(patients, [_demo_phone(n) for n in range(size)], ConsentSource.WRITTEN)
     services.enrol(patients, profiles, by=coordinator)
     return cohort
 
@@ -127,11 +131,13 @@ def bring_reminders_forward(cohort: Cohort, count: int = 4) -> list[Patient]:
     ahead, so a newcomer watches the worker send SMS right after start-up.
     """
     now = timezone.now()
-    patients = list(cohort.patients.select_related("profile", "cohort").order_by("pk")[:count])
+    patients = list(
+        cohort.patients.select_related("profile", "cohort", "contact").order_by("pk")[:count]
+    )
     zone = daytime_zones(now)[0]
+    Contact.objects.filter(patients__in=patients).update(timezone=zone)
     for patient in patients:
-        patient.timezone = zone
-        patient.save(update_fields=["timezone", "modified_on"])
+        patient.contact.timezone = zone
     replan(patients)
     for minutes, patient in enumerate(patients, start=1):
         series = patient.reminder_series.filter(is_active=True).order_by("dtstart").first()

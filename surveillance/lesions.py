@@ -12,14 +12,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from notifications import outbox
+from cohorts import messaging, services
+from cohorts.models import Patient
 from notifications.models import Message
 from notifications.sms_templates import WHEN
 from scheduling.models import Visit
 
-from . import services
+from .alerts import alert_urgent_flag
 from .business_days import add_business_days
-from .models import Flag, Holiday, LesionReport, Patient, Questionnaire
+from .models import Flag, Holiday, LesionReport, Questionnaire
 from .triage import triage
 
 
@@ -74,7 +75,7 @@ def record_report(
         review_due_at=add_business_days(at, sla, zone, days_off),
         lead_escalation_due_at=add_business_days(at, 2 * sla, zone, days_off),
     )
-    outbox.queue(
+    messaging.queue(
         patient,
         "report_received",
         f"flag:{flag.pk}:received",
@@ -82,8 +83,6 @@ def record_report(
         when=WHEN[flag.urgency].get(patient.language, WHEN[flag.urgency]["en"]),
     )
     if flag.urgency == Flag.Urgency.URGENT:
-        from .tasks import alert_urgent_flag
-
         transaction.on_commit(lambda: alert_urgent_flag.delay(flag.pk))
     return flag
 
@@ -156,7 +155,7 @@ def _tell_patient_about_visit(flag: Flag) -> None:
     if visit.status != Visit.Status.BOOKED:
         return
     local = timezone.localtime(visit.booked_at, ZoneInfo(flag.patient.timezone))
-    outbox.queue(
+    messaging.queue(
         flag.patient,
         "visit_booked",
         f"flag:{flag.pk}:visit:{visit.pk}",

@@ -31,12 +31,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from notifications import inbound, outbox
+from cohorts import messaging
+from cohorts.models import Patient
+from notifications import hooks
 from notifications.models import Message
 from notifications.sms_templates import render
 
 from .lesions import record_report
-from .models import Patient, Questionnaire, ReportLink, SelfExamCheck
+from .models import Questionnaire, ReportLink, SelfExamCheck
 from .triage import QUESTIONS
 
 STEPS: tuple[str, ...] = tuple(QUESTIONS)
@@ -148,7 +150,7 @@ def _ask(questionnaire: Questionnaire, patient: Patient, *, retry: bool = False,
     if link:
         hours = str(settings.REPORT_LINK_HOURS)
         intro = render("question_intro", language, site=site, link=link, hours=hours)
-    message = outbox.queue(
+    message = messaging.queue(
         patient,
         Message.Kind.QUESTION,
         f"questionnaire:{questionnaire.pk}:step:{step}:attempt:{2 if retry else 1}",
@@ -235,14 +237,18 @@ def _answer(questionnaire: Questionnaire, message: Message, patient: Patient, mo
     return "questionnaire_answer" if choice is not None else "questionnaire_unanswered"
 
 
-@inbound.register
-def handle_reply(message: Message, patient: Patient) -> str:
+@hooks.handles_replies
+def handle_reply(message: Message) -> str:
     """Inbound handler: self-exam answers and the lesion questionnaire ("" = not ours)."""
+    if messaging.patient_of(message) is None:
+        return ""
     moment = timezone.now()
     # One conversation step at a time per patient (two texts at once must not start
     # two questionnaires); NO KEY UPDATE leaves inserts that reference the patient free.
     patient = (
-        Patient.objects.select_for_update(no_key=True).select_related("cohort").get(pk=patient.pk)
+        Patient.objects.select_for_update(no_key=True)
+        .select_related("cohort", "contact")
+        .get(pk=message.subject_id)
     )
     questionnaire = (
         Questionnaire.objects.select_for_update()
@@ -290,7 +296,7 @@ def close_expired(now: datetime, batch: int = 100) -> int:
         with transaction.atomic():
             expired = list(
                 Questionnaire.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("patient__cohort")
+                .select_related("patient__cohort", "patient__contact")
                 .filter(closed_at__isnull=True, expires_at__lte=now)
                 .order_by("expires_at", "pk")[:batch]
             )

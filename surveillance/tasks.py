@@ -3,13 +3,15 @@
 from celery import shared_task
 from django.utils import timezone
 
-from . import escalation, questionnaire
+from . import digest, escalation, questionnaire
+from .alerts import alert_urgent_flag
 
-
-@shared_task
-def alert_urgent_flag(flag_id: int) -> dict:
-    """Tell the cohort's coordinators (and the on-call number) about an urgent flag."""
-    return escalation.alert_urgent(flag_id)
+__all__ = [
+    "alert_urgent_flag",
+    "close_expired_questionnaires",
+    "escalate_overdue_flags",
+    "send_daily_digests",
+]
 
 
 @shared_task
@@ -19,7 +21,7 @@ def escalate_overdue_flags() -> dict:
 
 @shared_task
 def send_daily_digests() -> int:
-    return escalation.send_daily_digests(timezone.now())
+    return digest.send_daily_digests(timezone.now())
 
 
 @shared_task

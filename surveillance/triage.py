@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .risk import Tier
+from cohorts.risk import Tier
 
 RULE_VERSION = "2026.1"
 

@@ -25,8 +25,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from . import audit
-from .access import patients_for
+from audit import trail as audit
+from cohorts.access import patients_for
+from cohorts.models import Patient
+
 from .forms import (
     ANSWER_LABELS,
     QUESTION_LABELS,
@@ -37,7 +39,7 @@ from .forms import (
     language_of,
 )
 from .lesions import record_report
-from .models import Flag, LesionPhoto, LesionReport, Patient, ReportLink
+from .models import Flag, LesionPhoto, LesionReport, ReportLink
 from .triage import QUESTIONS
 
 # --- Services ------------------------------------------------------------------------

@@ -7,9 +7,9 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from surveillance import services
+from cohorts import services
 from surveillance.demo import PROFILES
-from surveillance.models import Cohort, Patient, TumourProfile
+from cohorts.models import Cohort, Patient, TumourProfile
 
 # A complete lesion report with no red flag: routine, so no urgent alert is queued.
 ROUTINE_ANSWERS = {
@@ -81,9 +81,13 @@ class PatientFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, tier, treatment_end_date, histology, **kwargs):
+        """The phone's details go to its contact, as the API and the import do."""
+        phone = {"number": kwargs.pop("phone")}
+        phone.update((key, kwargs.pop(key)) for key in contacts.DETAILS if key in kwargs)
         patient = model_class(*args, **kwargs)
         profile = TumourProfile(
             treatment_end_date=treatment_end_date, histology=histology, **PROFILES[tier]
         )
+        contacts.bind([patient], [phone])
         services.enrol([patient], [profile])
         return patient

@@ -5,7 +5,7 @@ import time_machine
 from django.utils import timezone
 from icalendar import Calendar
 
-from surveillance.models import AuditEvent
+from audit.models import AuditEvent
 from tests.factories import PatientFactory
 
 pytestmark = [pytest.mark.django_db]

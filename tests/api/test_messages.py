@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from notifications import outbox
 from notifications.models import Message
-from surveillance.models import Patient
+from cohorts.models import Patient
 from tests.factories import PatientFactory, UserFactory
 from tests.fake_twilio import new_sid
 

@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 import time_machine
 
-from surveillance.models import Patient
+from cohorts.models import Patient
 from tests.factories import PatientFactory
 
 pytestmark = [pytest.mark.django_db]

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 import time_machine
 
-from surveillance.models import AuditEvent
+from audit.models import AuditEvent
 from tests.factories import PatientFactory
 
 pytestmark = [pytest.mark.django_db]

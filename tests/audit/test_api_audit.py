@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from rest_framework.pagination import PageNumberPagination
 
-from surveillance.models import AuditEvent
+from audit.models import AuditEvent
 from tests.api.test_patients import patient_payload
 from tests.factories import PatientFactory
 

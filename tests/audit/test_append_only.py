@@ -3,7 +3,7 @@
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from surveillance.models import AuditEvent, AuditEventError
+from audit.models import AuditEvent, AuditEventError
 
 pytestmark = [pytest.mark.django_db]
 
@@ -32,7 +32,7 @@ def test_it_refuses_update_in_the_database(event):
     with pytest.raises(DatabaseError, match="append-only"):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                "UPDATE surveillance_auditevent SET username = %s WHERE id = %s",
+                "UPDATE audit_auditevent SET username = %s WHERE id = %s",
                 ["mallory", event.pk],
             )
 
@@ -42,7 +42,7 @@ def test_it_refuses_update_in_the_database(event):
 def test_it_refuses_delete_in_the_database(event):
     with pytest.raises(DatabaseError, match="append-only"):
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("DELETE FROM surveillance_auditevent WHERE id = %s", [event.pk])
+            cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [event.pk])
 
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 

@@ -66,9 +66,9 @@ def enrol_due_patients(count: int, batch_size: int = 500) -> list[str]:
     """Enrol `count` standard-tier patients in bulk (the real services), with one reminder
     series each due a minute ago; returns their phone numbers."""
     from scheduling.models import ReminderSeries
-    from surveillance import services
+    from cohorts import services
     from surveillance.demo import PROFILES
-    from surveillance.models import Cohort, Patient, TumourProfile
+    from cohorts.models import Cohort, Patient, TumourProfile
 
     ensure_default_protocol()
     zones = daytime_zones()

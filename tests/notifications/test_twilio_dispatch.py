@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from notifications import dispatch, outbox
 from notifications.backends import get_backend
 from notifications.models import Message
-from surveillance.models import Patient
+from cohorts.models import Patient
 from tests.factories import PatientFactory, UserFactory
 from tests.fake_twilio import FAKE_FROM_NUMBER, FAKE_MESSAGING_SERVICE_SID, FakeTwilio
 

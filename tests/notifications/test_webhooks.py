@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from notifications import dispatch, inbound, outbox
 from notifications.models import Message
-from surveillance.models import Patient
+from cohorts.models import Patient
 from tests.factories import CohortFactory, PatientFactory
 from tests.fake_twilio import (
     FAKE_AUTH_TOKEN,

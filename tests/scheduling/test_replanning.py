@@ -10,7 +10,7 @@ from django.utils import timezone
 from scheduling import services
 from scheduling.models import Protocol, ReminderSeries, Visit
 from scheduling.tasks import replan_everyone
-from surveillance.services import reassess_and_replan
+from cohorts.services import reassess_and_replan
 from tests.factories import PatientFactory
 
 pytestmark = [pytest.mark.django_db]

@@ -55,7 +55,8 @@ from rest_framework.test import APIClient
 from notifications import outbox
 from notifications.models import Message
 from surveillance import lesions
-from surveillance.models import Cohort, LesionPhoto, Patient, ReportLink
+from cohorts.models import Cohort, Patient
+from surveillance.models import LesionPhoto, ReportLink
 from tests.factories import ROUTINE_ANSWERS, CohortFactory, PatientFactory, UserFactory
 
 User = get_user_model()

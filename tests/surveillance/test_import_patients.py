@@ -10,8 +10,8 @@ from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from scheduling.models import ReminderSeries, Visit
-from surveillance import services
-from surveillance.models import Patient, RiskAssessment, TumourProfile
+from cohorts import services
+from cohorts.models import Patient, RiskAssessment, TumourProfile
 from tests.factories import CohortFactory, PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db]

@@ -20,14 +20,8 @@ from notifications.models import Message
 from notifications.sms_templates import DIAGNOSIS_WORDS, TEMPLATES, render
 from surveillance import lesions, questionnaire
 from surveillance.lesions import record_report
-from surveillance.models import (
-    Flag,
-    LesionReport,
-    Patient,
-    Questionnaire,
-    ReportLink,
-    SelfExamCheck,
-)
+from cohorts.models import Patient
+from surveillance.models import Flag, LesionReport, Questionnaire, ReportLink, SelfExamCheck
 from surveillance.triage import QUESTIONS
 from tests.factories import CohortFactory, PatientFactory
 from tests.fake_twilio import FAKE_AUTH_TOKEN, inbound_sms_params, public_url, signed_post_kwargs

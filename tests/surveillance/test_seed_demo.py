@@ -5,7 +5,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.test import RequestFactory
 
-from surveillance.models import Patient
+from cohorts.models import Patient
 
 pytestmark = [pytest.mark.django_db]
 

@@ -17,7 +17,8 @@ from PIL import Image
 
 from notifications.sms_templates import DIAGNOSIS_WORDS
 from surveillance import forms as lesion_forms
-from surveillance.models import AuditEvent, Flag, LesionPhoto, LesionReport, ReportLink
+from audit.models import AuditEvent
+from surveillance.models import Flag, LesionPhoto, LesionReport, ReportLink
 from surveillance.triage import QUESTIONS
 from surveillance.web_reports import claim_link, submit_web_report
 from tests.factories import CohortFactory, PatientFactory

@@ -18,7 +18,7 @@ from scheduling.planner import (
     occurrences_after,
     plan,
 )
-from surveillance.risk import Tier
+from cohorts.risk import Tier
 
 TEN = time(10, 0)
 LONDON = "Europe/London"

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from surveillance.risk import (
+from cohorts.risk import (
     RULE_VERSION,
     TIER_RANK,
     Histology,

@@ -6,9 +6,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
+from cohorts.models import Cohort
+from cohorts.roles import ADMIN, sync_roles
 from surveillance.demo import DEMO_COHORT, bring_reminders_forward, create_demo_cohort
-from surveillance.models import Cohort
-from surveillance.roles import ADMIN, sync_roles
 
 DEMO_USERNAME = "demo"
 

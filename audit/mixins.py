@@ -1,132 +1,8 @@
-"""The audit trail: who read or wrote which patient's record, when, from where, why.
-
-Every path into a patient's record writes `AuditEvent` rows through
-`record()`: the API (through `AuditedViewSetMixin`), the admin (through
-`AuditedAdminMixin`) and, when they come, exports and web pages. One row per
-patient touched: a list page writes one row per patient on the page.
-
-Only successful requests are recorded: a 404 (say, another cohort's patient)
-or a 400 wrote and showed nothing of the record.
-
-The client address is `REMOTE_ADDR`, never `X-Forwarded-For` as sent: any
-client can forge that header. Behind a proxy or load balancer, the server must
-put the real client address into `REMOTE_ADDR` itself, e.g. gunicorn's
-`--forwarded-allow-ips=<the proxy's address>` (which trusts the proxy's
-`X-Forwarded-For` only when it comes from that proxy).
-"""
-
-from __future__ import annotations
-
-import ipaddress
-from collections.abc import Iterable
+"""Audit mixins for DRF viewsets and admin pages: what they show is recorded."""
 
 from django.contrib.admin.utils import unquote
-from django.http import HttpRequest
 
-from .models import AuditEvent, Patient
-
-Action = AuditEvent.Action
-
-# The model's field lengths: longer values are cut, never refused.
-_PATH_MAX = AuditEvent._meta.get_field("path").max_length
-_REASON_MAX = AuditEvent._meta.get_field("reason").max_length
-_OBJECT_ID_MAX = AuditEvent._meta.get_field("object_id").max_length
-
-
-def client_address(request: HttpRequest) -> str | None:
-    """The peer's address as the server saw it (see the module's docstring)."""
-    address = (request.META.get("REMOTE_ADDR") or "").strip()
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
-
-
-def default_reason(request: HttpRequest, view_action: str = "") -> str:
-    """`namespace:url_name`, then the view's action: "api:patient-detail retrieve"."""
-    match = getattr(request, "resolver_match", None)
-    reason = match.view_name if match is not None and match.view_name else ""
-    if match is not None and not match.namespace and reason and request.path.startswith("/api/"):
-        reason = f"api:{reason}"
-    if view_action:
-        reason = f"{reason} {view_action}".strip()
-    return reason
-
-
-def _patient_id(item) -> int | None:
-    if item is None:
-        return None
-    if isinstance(item, Patient):
-        return item.pk
-    if isinstance(item, int):
-        return item
-    if hasattr(item, "patient_id"):
-        return item.patient_id  # None for, say, an SMS from an unknown number
-    return int(item)
-
-
-def record(
-    request: HttpRequest,
-    action: str,
-    patients_or_patient_ids,
-    object_type: str,
-    object_id="",
-    reason: str = "",
-) -> list[AuditEvent]:
-    """Write one audit row per patient, in one INSERT.
-
-    `patients_or_patient_ids` is a patient, a patient id, or an iterable of
-    either (or of objects with a `patient_id`). `object_id` is the id of the
-    thing read or written; when several patients are given and it is empty,
-    each row gets its patient's id.
-    """
-    if isinstance(patients_or_patient_ids, Patient | int) or patients_or_patient_ids is None:
-        items = [patients_or_patient_ids]
-    else:
-        items = list(patients_or_patient_ids)
-    return record_rows(
-        request,
-        action,
-        [(_patient_id(item), object_id) for item in items],
-        object_type,
-        reason,
-    )
-
-
-def record_rows(
-    request: HttpRequest,
-    action: str,
-    rows: Iterable[tuple[int | None, object]],
-    object_type: str,
-    reason: str = "",
-) -> list[AuditEvent]:
-    """Write one audit row per `(patient_id, object_id)`, in one INSERT."""
-    user = getattr(request, "user", None)
-    if user is not None and not user.is_authenticated:
-        user = None
-    common = {
-        "user": user,
-        "username": user.get_username() if user is not None else "",
-        "action": Action(action),
-        "object_type": object_type,
-        "ip_address": client_address(request),
-        "path": request.path[:_PATH_MAX],
-        "method": request.method or "",
-        "reason": (reason or default_reason(request))[:_REASON_MAX],
-    }
-    events = [
-        AuditEvent(patient_id=patient_id, object_id=_object_id(patient_id, object_id), **common)
-        for patient_id, object_id in rows
-    ]
-    if not events:
-        return []
-    return AuditEvent.objects.bulk_create(events)
-
-
-def _object_id(patient_id, object_id) -> str:
-    if object_id in ("", None):
-        object_id = "" if patient_id is None else patient_id
-    return str(object_id)[:_OBJECT_ID_MAX]
+from .trail import Action, default_reason, patient_id_of, record_rows
 
 
 def _succeeded(response) -> bool:
@@ -150,6 +26,10 @@ class AuditedViewSetMixin:
 
     audit_object_type = "patient"
     audit_actions: dict[str, tuple[str, str | None]] = {}
+
+    def audit_patient_id(self, obj) -> int | None:
+        """Whose record `obj` is: override where the link is not `patient_id`."""
+        return patient_id_of(obj)
 
     _DEFAULT_ACTIONS = {
         "retrieve": Action.VIEW,
@@ -207,7 +87,7 @@ class AuditedViewSetMixin:
             record_rows(
                 request,
                 action,
-                [(_patient_id(obj), obj.pk) for obj in objects],
+                [(self.audit_patient_id(obj), obj.pk) for obj in objects],
                 object_type,
                 default_reason(request, getattr(self, "action", "") or ""),
             )
@@ -224,6 +104,10 @@ class AuditedAdminMixin:
 
     audit_object_type = "patient"
 
+    def audit_patient_id(self, obj) -> int | None:
+        """Whose record `obj` is: override where the link is not `patient_id`."""
+        return patient_id_of(obj)
+
     def _audit_reason(self, request, page: str) -> str:
         return default_reason(request) or (
             f"admin:{self.opts.app_label}_{self.opts.model_name}_{page}"
@@ -231,7 +115,7 @@ class AuditedAdminMixin:
 
     def _audit_object_rows(self, request, object_id) -> list[tuple[int | None, object]]:
         obj = self.get_queryset(request).filter(pk=unquote(object_id)).first()
-        return [] if obj is None else [(_patient_id(obj), obj.pk)]
+        return [] if obj is None else [(self.audit_patient_id(obj), obj.pk)]
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
@@ -240,7 +124,7 @@ class AuditedAdminMixin:
             record_rows(
                 request,
                 Action.LIST,
-                [(_patient_id(obj), obj.pk) for obj in changelist.result_list],
+                [(self.audit_patient_id(obj), obj.pk) for obj in changelist.result_list],
                 self.audit_object_type,
                 self._audit_reason(request, "changelist"),
             )
@@ -251,7 +135,7 @@ class AuditedAdminMixin:
         if request.method == "GET" and _succeeded(response):
             original = (getattr(response, "context_data", None) or {}).get("original")
             rows = (
-                [(_patient_id(original), original.pk)]
+                [(self.audit_patient_id(original), original.pk)]
                 if original is not None
                 else self._audit_object_rows(request, object_id)
             )
@@ -270,13 +154,13 @@ class AuditedAdminMixin:
         record_rows(
             request,
             Action.UPDATE if change else Action.CREATE,
-            [(_patient_id(obj), obj.pk)],
+            [(self.audit_patient_id(obj), obj.pk)],
             self.audit_object_type,
             self._audit_reason(request, "change" if change else "add"),
         )
 
     def delete_model(self, request, obj):
-        rows = [(_patient_id(obj), obj.pk)]
+        rows = [(self.audit_patient_id(obj), obj.pk)]
         super().delete_model(request, obj)
         record_rows(
             request,
@@ -287,7 +171,7 @@ class AuditedAdminMixin:
         )
 
     def delete_queryset(self, request, queryset):
-        rows = [(_patient_id(obj), obj.pk) for obj in queryset]
+        rows = [(self.audit_patient_id(obj), obj.pk) for obj in queryset]
         super().delete_queryset(request, queryset)
         record_rows(
             request,

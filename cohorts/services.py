@@ -6,10 +6,9 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from scheduling.services import replan
-
 from . import risk
 from .models import Patient, RiskAssessment, TumourProfile
+from .signals import reassessed
 
 
 def assess(patients: Sequence[Patient], by=None) -> None:
@@ -56,14 +55,14 @@ def _latest_assessments(patients: Sequence[Patient]) -> dict[int, RiskAssessment
 def reassess_and_replan(patients: Sequence[Patient], by=None) -> None:
     """After any change to patients or profiles: new assessments, then new plans."""
     assess(patients, by=by)
-    replan(patients)
+    reassessed.send(sender=Patient, patients=list(patients))
 
 
 @transaction.atomic
 def enrol(patients: Sequence[Patient], profiles: Sequence[TumourProfile], by=None) -> None:
     """Create patients with their profiles, assess and plan them, in bulk.
 
-    `profiles[i]` belongs to `patients[i]`.
+    `profiles[i]` belongs to `patients[i]`; each patient has its contact.
     """
     for patient in patients:
         patient.site = patient.cohort.site

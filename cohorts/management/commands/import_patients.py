@@ -74,11 +74,12 @@ from django.db import IntegrityError, transaction
 from rest_framework.settings import api_settings
 from tqdm import tqdm
 
-from surveillance import services
-from surveillance.access import cohorts_for
-from surveillance.models import Cohort, ConsentSource, Patient, TumourProfile
-from surveillance.risk import Tier
-from surveillance.serializers import CohortField, PatientSerializer
+from cohorts import contacts, services
+from cohorts.access import cohorts_for
+from cohorts.models import Cohort, Patient, TumourProfile
+from cohorts.risk import Tier
+from cohorts.serializers import CohortField, PatientSerializer
+from notifications.models import ConsentSource
 
 PATIENT_COLUMNS = (
     "first_name",
@@ -170,14 +171,11 @@ class ImportPatientSerializer(PatientSerializer):
         return mrn in self.context["enrolled_mrns"]
 
 
-def build_patient(validated_data: dict) -> tuple[Patient, TumourProfile]:
-    """Unsaved objects from validated data, as PatientSerializer.create builds them."""
-    data = dict(validated_data)
+def build_patient(validated_data: dict) -> tuple[Patient, TumourProfile, dict]:
+    """Unsaved objects and the phone's details, as PatientSerializer.create builds them."""
+    data, details, _ = PatientSerializer.split(validated_data)
     profile = TumourProfile(**data.pop("profile"))
-    data.pop("sms_consent_source", None)
-    patient = Patient(**data)
-    PatientSerializer._record_consent(patient, previous=False, source=ConsentSource.IMPORT)
-    return patient, profile
+    return Patient(**data), profile, details
 
 
 def _boolean(value: str):
@@ -380,13 +378,15 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 for batch in tqdm(batches, desc="Enrolling", unit="batch", **self._bar()):
-                    patients, profiles = zip(*batch, strict=True)
-                    services.enrol(list(patients), list(profiles), by=by)
+                    patients, profiles, details = (list(part) for part in zip(*batch, strict=True))
+                    zone = patients[0].cohort.timezone
+                    contacts.bind(patients, details, ConsentSource.IMPORT, default_timezone=zone)
+                    services.enrol(patients, profiles, by=by)
         except IntegrityError as exc:
             raise CommandError(
                 f"The database refused the import, nothing was imported: {exc}"
             ) from exc
-        return [patient for patient, _ in built]
+        return [patient for patient, _, _ in built]
 
     def _bar(self) -> dict:
         return {"disable": not self.progress, "file": getattr(self.stderr, "_out", sys.stderr)}

@@ -1,0 +1,130 @@
+"""The audit trail: who read or wrote which patient's record, when, from where, why.
+
+Every path into a patient's record writes `AuditEvent` rows through
+`record()`: the API (through `AuditedViewSetMixin`), the admin (through
+`AuditedAdminMixin`) and, when they come, exports and web pages. One row per
+patient touched: a list page writes one row per patient on the page.
+
+Only successful requests are recorded: a 404 (say, another cohort's patient)
+or a 400 wrote and showed nothing of the record.
+
+The client address is `REMOTE_ADDR`, never `X-Forwarded-For` as sent: any
+client can forge that header. Behind a proxy or load balancer, the server must
+put the real client address into `REMOTE_ADDR` itself, e.g. gunicorn's
+`--forwarded-allow-ips=<the proxy's address>` (which trusts the proxy's
+`X-Forwarded-For` only when it comes from that proxy).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from django.db import models
+from django.http import HttpRequest
+
+from .models import AuditEvent
+
+Action = AuditEvent.Action
+
+# The model's field lengths: longer values are cut, never refused.
+_PATH_MAX = AuditEvent._meta.get_field("path").max_length
+_REASON_MAX = AuditEvent._meta.get_field("reason").max_length
+_OBJECT_ID_MAX = AuditEvent._meta.get_field("object_id").max_length
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The peer's address as the server saw it (see the module's docstring)."""
+    address = (request.META.get("REMOTE_ADDR") or "").strip()
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+def default_reason(request: HttpRequest, view_action: str = "") -> str:
+    """`namespace:url_name`, then the view's action: "api:patient-detail retrieve"."""
+    match = getattr(request, "resolver_match", None)
+    reason = match.view_name if match is not None and match.view_name else ""
+    if match is not None and not match.namespace and reason and request.path.startswith("/api/"):
+        reason = f"api:{reason}"
+    if view_action:
+        reason = f"{reason} {view_action}".strip()
+    return reason
+
+
+def patient_id_of(item) -> int | None:
+    """A patient's id from a patient, an id, or anything with a `patient_id`."""
+    if item is None:
+        return None
+    if isinstance(item, int):
+        return item
+    if hasattr(item, "patient_id"):
+        return item.patient_id  # None for, say, an SMS from an unknown number
+    if isinstance(item, models.Model):
+        return item.pk  # a patient
+    return int(item)
+
+
+def record(
+    request: HttpRequest,
+    action: str,
+    patients_or_patient_ids,
+    object_type: str,
+    object_id="",
+    reason: str = "",
+) -> list[AuditEvent]:
+    """Write one audit row per patient, in one INSERT.
+
+    `patients_or_patient_ids` is a patient, a patient id, or an iterable of
+    either (or of objects with a `patient_id`). `object_id` is the id of the
+    thing read or written; when several patients are given and it is empty,
+    each row gets its patient's id.
+    """
+    if isinstance(patients_or_patient_ids, models.Model | int) or patients_or_patient_ids is None:
+        items = [patients_or_patient_ids]
+    else:
+        items = list(patients_or_patient_ids)
+    return record_rows(
+        request,
+        action,
+        [(patient_id_of(item), object_id) for item in items],
+        object_type,
+        reason,
+    )
+
+
+def record_rows(
+    request: HttpRequest,
+    action: str,
+    rows: Iterable[tuple[int | None, object]],
+    object_type: str,
+    reason: str = "",
+) -> list[AuditEvent]:
+    """Write one audit row per `(patient_id, object_id)`, in one INSERT."""
+    user = getattr(request, "user", None)
+    if user is not None and not user.is_authenticated:
+        user = None
+    common = {
+        "user": user,
+        "username": user.get_username() if user is not None else "",
+        "action": Action(action),
+        "object_type": object_type,
+        "ip_address": client_address(request),
+        "path": request.path[:_PATH_MAX],
+        "method": request.method or "",
+        "reason": (reason or default_reason(request))[:_REASON_MAX],
+    }
+    events = [
+        AuditEvent(patient_id=patient_id, object_id=_object_id(patient_id, object_id), **common)
+        for patient_id, object_id in rows
+    ]
+    if not events:
+        return []
+    return AuditEvent.objects.bulk_create(events)
+
+
+def _object_id(patient_id, object_id) -> str:
+    if object_id in ("", None):
+        object_id = "" if patient_id is None else patient_id
+    return str(object_id)[:_OBJECT_ID_MAX]

@@ -1,0 +1,82 @@
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from audit.mixins import AuditedAdminMixin
+
+from . import services
+from .access import cohorts_for, patients_for
+from .models import Cohort, Patient, RiskAssessment, TumourProfile
+
+
+@admin.register(Cohort)
+class CohortAdmin(admin.ModelAdmin):
+    list_display = ("name", "site", "is_active", "created_on")
+    list_filter = ("site", "is_active")
+    search_fields = ("name", "site")
+    filter_horizontal = ("coordinators", "clinical_leads")
+
+    def get_queryset(self, request):
+        return cohorts_for(request.user)
+
+
+class TumourProfileInline(admin.StackedInline):
+    model = TumourProfile
+    can_delete = False
+    min_num = 1
+
+
+class RiskAssessmentInline(admin.TabularInline):
+    model = RiskAssessment
+    fields = ("tier", "reasons", "rule_version", "assessed_at", "assessed_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Patient)
+class PatientAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+    """Every page that shows a patient, and every save, is audit-logged."""
+
+    list_display = ("last_name", "first_name", "mrn", "cohort", "risk_tier", "sms_consent")
+    list_filter = ("cohort", "risk_tier", "contact__sms_consent", "contact__language")
+    search_fields = ("last_name", "first_name", "mrn")
+    readonly_fields = ("risk_tier", "created_on", "modified_on", "audit_trail")
+    raw_id_fields = ("contact",)
+    inlines = [TumourProfileInline, RiskAssessmentInline]
+    audit_object_type = "patient"
+
+    def get_queryset(self, request):
+        return patients_for(request.user).select_related("cohort", "contact")
+
+    @admin.display(boolean=True, description="SMS consent")
+    def sms_consent(self, patient):
+        return patient.contact.sms_consent
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # clinical record: deactivate instead
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "cohort":
+            kwargs["queryset"] = cohorts_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        """The profile is saved with the inlines: only then can risk and plan follow."""
+        super().save_related(request, form, formsets, change)
+        services.reassess_and_replan([form.instance], by=request.user)
+
+    @admin.display(description="Audit trail")
+    def audit_trail(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        url = reverse("admin:audit_auditevent_changelist")
+        return format_html(
+            '<a href="{}?patient__id__exact={}">Who saw or changed this record</a>', url, obj.pk
+        )
+
+

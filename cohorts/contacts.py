@@ -1,0 +1,61 @@
+"""Patients' phones: the contact of a number, found or made, with what staff said of it.
+
+Consent, opt-out, language and time zone belong to the number (the SMS
+layer's `Contact`); enrolment and edits of a patient write them there. Two
+patients giving the same number share one contact, and so one truth about it.
+"""
+
+from collections.abc import Sequence
+
+from django.utils import timezone
+
+from notifications.models import ConsentSource, Contact
+
+from .models import Patient
+
+# What a patient's form or import row may say about their phone.
+DETAILS = ("timezone", "language", "sms_consent")
+
+
+def bind(
+    patients: Sequence[Patient],
+    details: Sequence[dict],
+    source: str = ConsentSource.STAFF,
+    default_timezone: str = "",
+) -> None:
+    """Give each patient the contact of `details[i]["number"]`, updated with the rest.
+
+    New numbers get `default_timezone` (the cohort's) unless a zone is given.
+    One query to find the numbers, one to add the new ones, one to update.
+    """
+    numbers = {detail["number"] for detail in details}
+    new = numbers - set(Contact.objects.filter(number__in=numbers).values_list("number", flat=True))
+    Contact.objects.bulk_create([Contact(number=number) for number in new], ignore_conflicts=True)
+    found = Contact.objects.in_bulk(numbers, field_name="number")
+    changed = set()
+    for patient, detail in zip(patients, details, strict=True):
+        contact = found[detail["number"]]
+        wanted = {key: detail[key] for key in DETAILS if key in detail}
+        if "timezone" not in wanted and default_timezone and contact.number in new:
+            wanted["timezone"] = default_timezone
+        if _apply(contact, wanted, source):
+            changed.add(contact.pk)
+        patient.contact = contact
+    Contact.objects.bulk_update(
+        [contact for contact in found.values() if contact.pk in changed],
+        [*DETAILS, "sms_consent_at", "sms_consent_source"],
+    )
+
+
+def _apply(contact: Contact, wanted: dict, source: str) -> bool:
+    """Set what differs; consent given records when and how, withdrawn clears both."""
+    changed = False
+    for key, value in wanted.items():
+        if getattr(contact, key) == value:
+            continue
+        setattr(contact, key, value)
+        changed = True
+        if key == "sms_consent":
+            contact.sms_consent_at = timezone.now() if value else None
+            contact.sms_consent_source = (source or ConsentSource.STAFF) if value else ""
+    return changed

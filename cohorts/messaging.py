@@ -1,0 +1,64 @@
+"""SMS about patients: written to their phone's contact, with the patient as subject.
+
+Also what the SMS layer asks of us (`notifications.hooks`): who a number
+belongs to, and whether a message about a patient is still wanted when it is
+about to go.
+"""
+
+from django.contrib.contenttypes.models import ContentType
+
+from notifications import hooks, outbox
+from notifications.models import Contact, Message
+
+from .models import Patient
+
+
+def build(patient: Patient, kind: str, key: str, **options) -> Message:
+    """An unsaved outbound message about `patient`, in their phone's language."""
+    return outbox.build(
+        patient.contact, kind, key, subject=patient, site=patient.cohort.site, **options
+    )
+
+
+def queue(patient: Patient, kind: str, key: str, **options) -> Message:
+    """Queue one message about `patient` (once per key) and wake a dispatcher after commit."""
+    return outbox.queue_built(build(patient, kind, key, **options))
+
+
+def patient_of(message: Message) -> Patient | None:
+    """The patient a message is about, or None (a staff alert, an unknown number)."""
+    if message.subject_id is None or message.subject_type_id != _patient_type().pk:
+        return None
+    return Patient.objects.select_related("cohort", "contact").filter(pk=message.subject_id).first()
+
+
+def _patient_type() -> ContentType:
+    return ContentType.objects.get_for_model(Patient)
+
+
+@hooks.identifies_senders
+def sender(contact: Contact) -> hooks.Sender | None:
+    """The number's one active patient, and their care team; a shared number has no subject."""
+    patients = list(
+        Patient.objects.filter(contact=contact, is_active=True).select_related("cohort")[:2]
+    )
+    if not patients:
+        return None
+    cohorts = {patient.cohort_id: patient.cohort for patient in patients}
+    cohort = next(iter(cohorts.values())) if len(cohorts) == 1 else None
+    return hooks.Sender(
+        subject=patients[0] if len(patients) == 1 else None,
+        site=cohort.site if cohort else "",
+        help_phone=cohort.contact_phone if cohort else "",
+    )
+
+
+@hooks.checks_sends
+def still_wanted(message: Message) -> hooks.SendCheck | None:
+    """A patient who left follow-up gets nothing more; a pause holds routine messages."""
+    patient = patient_of(message)
+    if patient is None:
+        return None
+    if not patient.is_active:
+        return hooks.SendCheck(cancel="The patient is no longer followed up.")
+    return hooks.SendCheck(paused_until=patient.reminders_paused_until)

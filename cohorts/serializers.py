@@ -1,0 +1,233 @@
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from notifications.models import ConsentSource, Language
+from notifications.phones import to_e164
+from notifications.validators import validate_time_zone
+
+from . import contacts, services
+from .access import cohorts_for, patients_for
+from .models import Cohort, Patient, RiskAssessment, TumourProfile
+
+MRN_TAKEN = "This MRN is already enrolled at this site."
+
+
+def _django_validator(validate, value):
+    """Run a Django validator and report its message as a DRF field error."""
+    try:
+        return validate(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from exc
+
+
+class CohortSerializer(serializers.ModelSerializer):
+    coordinators = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=get_user_model().objects.all()
+    )
+    clinical_leads = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=get_user_model().objects.all()
+    )
+
+    class Meta:
+        model = Cohort
+        fields = ["id", "name", "site", "coordinators", "clinical_leads", "is_active", "created_on"]
+        read_only_fields = ["created_on"]
+
+
+class TumourProfileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TumourProfile
+        fields = [
+            "er",
+            "pr",
+            "her2",
+            "histology",
+            "stage",
+            "surgery_date",
+            "surgery_site",
+            "treatment_end_date",
+            "prior_recurrence",
+        ]
+
+    def validate(self, attrs):
+        surgery = attrs.get("surgery_date", getattr(self.instance, "surgery_date", None))
+        treatment_end = attrs.get(
+            "treatment_end_date", getattr(self.instance, "treatment_end_date", None)
+        )
+        if surgery and treatment_end and treatment_end < surgery:
+            raise serializers.ValidationError(
+                {"treatment_end_date": "Primary treatment cannot end before surgery."}
+            )
+        return attrs
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2})?$", "example": "10:00"})
+class HourMinuteField(serializers.TimeField):
+    """A local time of day as HH:MM (seconds accepted on input, never shown)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", **kwargs)
+
+
+class CohortField(serializers.PrimaryKeyRelatedField):
+    """Only the cohorts the requesting user belongs to can be chosen."""
+
+    def get_queryset(self):
+        return cohorts_for(self.context["request"].user)
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    """A patient with their profile nested and their phone's details flat.
+
+    Phone, zone, language, consent and opt-out belong to the phone's contact
+    (shared by everyone who gives that number); they are read and written
+    here, where API clients have always found them.
+    """
+
+    cohort = CohortField()
+    profile = TumourProfileSerializer()
+    phone = serializers.CharField(
+        source="contact.number", max_length=32, help_text="Mobile number; stored as E.164."
+    )
+    timezone = serializers.CharField(
+        source="contact.timezone",
+        required=False,
+        help_text="IANA zone; the cohort's zone when not given.",
+    )
+    language = serializers.ChoiceField(
+        source="contact.language", choices=Language.choices, required=False
+    )
+    sms_consent = serializers.BooleanField(source="contact.sms_consent", required=False)
+    sms_consent_at = serializers.DateTimeField(source="contact.sms_consent_at", read_only=True)
+    sms_consent_source = serializers.ChoiceField(
+        source="contact.sms_consent_source",
+        choices=ConsentSource.choices,
+        required=False,
+        allow_blank=True,
+    )
+    sms_opted_out_at = serializers.DateTimeField(source="contact.opted_out_at", read_only=True)
+    phone_invalid_at = serializers.DateTimeField(source="contact.invalid_at", read_only=True)
+    phone_invalid_reason = serializers.CharField(source="contact.invalid_reason", read_only=True)
+    reminder_time = HourMinuteField(required=False)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "cohort",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "mrn",
+            "phone",
+            "timezone",
+            "language",
+            "reminder_time",
+            "sms_consent",
+            "sms_consent_at",
+            "sms_consent_source",
+            "sms_opted_out_at",
+            "phone_invalid_at",
+            "phone_invalid_reason",
+            "reminders_paused_until",
+            "enrolled_on",
+            "risk_tier",
+            "is_active",
+            "profile",
+            "created_on",
+            "modified_on",
+        ]
+        read_only_fields = ["risk_tier", "created_on", "modified_on"]
+        # MRN uniqueness per site is checked in validate(): the site comes from the cohort.
+        validators = []
+
+    def validate_phone(self, value):
+        return _django_validator(to_e164, value)
+
+    def validate_timezone(self, value):
+        _django_validator(validate_time_zone, value)
+        return value
+
+    def validate_date_of_birth(self, value):
+        if value >= timezone.localdate():
+            raise serializers.ValidationError("Date of birth must be in the past.")
+        return value
+
+    def validate(self, attrs):
+        cohort = attrs.get("cohort", getattr(self.instance, "cohort", None))
+        mrn = attrs.get("mrn", getattr(self.instance, "mrn", None))
+        if self.mrn_taken(cohort.site, mrn):
+            raise serializers.ValidationError({"mrn": MRN_TAKEN})
+        self._validate_dates(attrs)
+        return attrs
+
+    def mrn_taken(self, site: str, mrn: str) -> bool:
+        others = Patient.objects.filter(site=site, mrn=mrn)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        return others.exists()
+
+    def _validate_dates(self, attrs):
+        born = attrs.get("date_of_birth", getattr(self.instance, "date_of_birth", None))
+        profile = attrs.get("profile", {})
+        for name in ("surgery_date", "treatment_end_date"):
+            if profile.get(name) and born and profile[name] <= born:
+                raise serializers.ValidationError(
+                    {"profile": {name: "This date is before the date of birth."}}
+                )
+
+    @staticmethod
+    def split(validated_data: dict, source: str = "") -> tuple[dict, dict, str]:
+        """(patient fields, contact details, consent source) from validated data."""
+        data = dict(validated_data)
+        details = data.pop("contact", {})
+        source = details.pop("sms_consent_source", "") or source
+        return data, details, source
+
+    @transaction.atomic
+    def create(self, validated_data):
+        data, details, source = self.split(validated_data)
+        profile = TumourProfile(**data.pop("profile"))
+        patient = Patient(**data)
+        contacts.bind([patient], [details], source, default_timezone=patient.cohort.timezone)
+        try:
+            with transaction.atomic():
+                services.enrol([patient], [profile], by=self.context["request"].user)
+        except IntegrityError as exc:
+            # Another request enrolled the same MRN between validate() and here.
+            raise serializers.ValidationError({"mrn": MRN_TAKEN}) from exc
+        return patient
+
+    @transaction.atomic
+    def update(self, patient, validated_data):
+        data, details, source = self.split(validated_data)
+        profile_data = data.pop("profile", {})
+        details.setdefault("number", patient.contact.number)
+        contacts.bind([patient], [details], source, default_timezone=patient.timezone)
+        for name, value in data.items():
+            setattr(patient, name, value)
+        patient.save()
+        for name, value in profile_data.items():
+            setattr(patient.profile, name, value)
+        patient.profile.save()
+        services.reassess_and_replan([patient], by=self.context["request"].user)
+        return patient
+
+
+class RiskAssessmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RiskAssessment
+        fields = ["tier", "reasons", "rule_version", "assessed_at", "assessed_by"]
+
+
+class PatientField(serializers.PrimaryKeyRelatedField):
+    """Only patients of the requesting user's cohorts can be chosen."""
+
+    def get_queryset(self):
+        return patients_for(self.context["request"].user)
+
+

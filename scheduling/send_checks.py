@@ -1,0 +1,48 @@
+"""Whether a visit reminder is still wanted when it is about to go.
+
+A reminder is written for one appointment time. If the visit was rebooked,
+completed, missed or cancelled since, that reminder would give the patient a
+wrong date: it is cancelled at send time (the rebooked visit gets its own).
+"""
+
+from datetime import UTC, datetime
+
+from notifications import hooks
+from notifications.models import Message
+
+from .models import Visit
+
+_STAMP = "%Y%m%dT%H%M%SZ"
+
+
+def visit_reminder_key(visit: Visit) -> str:
+    """The idempotency key of the visit's next reminder: one per visit, time and day."""
+    return f"visit:{visit.pk}:{visit.booked_at:{_STAMP}}:{visit.next_reminder_at:%Y%m%d}"
+
+
+def _reminded(key: str) -> tuple[int, datetime] | None:
+    """(visit id, appointment time) from a visit reminder's key, or None if not one."""
+    parts = key.split(":")
+    if len(parts) != 4 or parts[0] != "visit" or not parts[1].isdigit():
+        return None
+    try:
+        return int(parts[1]), datetime.strptime(parts[2], _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def visit_still_booked(message: Message) -> hooks.SendCheck | None:
+    if message.kind != Message.Kind.VISIT_REMINDER:
+        return None
+    reminded = _reminded(message.idempotency_key or "")
+    if reminded is None:
+        return None
+    visit_id, booked_at = reminded
+    visit = Visit.objects.filter(pk=visit_id).only("status", "booked_at").first()
+    if visit is None or visit.status != Visit.Status.BOOKED or visit.booked_at != booked_at:
+        return hooks.SendCheck(cancel="The visit was rebooked, done or cancelled since.")
+    return None
+
+
+def register() -> None:
+    hooks.checks_sends(visit_still_booked)
