@@ -75,5 +75,3 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditEventError("audit events are append-only")
-
-

@@ -134,8 +134,8 @@ def measured(function, *args, **kwargs) -> tuple[float, QueryCounter]:
 
 
 def make_batch(rng: random.Random, cohort, start: int, size: int, today: date):
-    from surveillance.demo import PROFILES
     from cohorts.models import Patient, TumourProfile
+    from surveillance.demo import PROFILES
 
     kinds, weights = list(MIX), list(MIX.values())
     patients, profiles = [], []

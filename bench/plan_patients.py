@@ -58,8 +58,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def row_counts() -> dict[str, int]:
-    from scheduling.models import ReminderSeries, Visit
     from cohorts.models import Patient, RiskAssessment, TumourProfile
+    from scheduling.models import ReminderSeries, Visit
 
     return {
         "patients": Patient.objects.count(),
@@ -80,9 +80,9 @@ def run(args: argparse.Namespace) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from scheduling.services import replan
     from cohorts.models import Cohort, Patient
     from cohorts.services import enrol
+    from scheduling.services import replan
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)

@@ -326,9 +326,9 @@ def queue_messages(count: int, patient_ids: list[int], zone: str, tag: str) -> N
     """Queue `count` self-exam messages (due now) for these patients, in `zone`."""
     from django.utils import timezone
 
+    from cohorts.models import Patient
     from notifications import outbox
     from notifications.models import Message
-    from cohorts.models import Patient
 
     Patient.objects.filter(pk__in=patient_ids).update(timezone=zone)
     send_after = timezone.now() - timedelta(minutes=1)
@@ -464,8 +464,8 @@ def run_dispatch(args: argparse.Namespace, url: str) -> list[dict]:
     import redis
     from django.utils import timezone
 
-    from config.celery import app
     from cohorts.models import Patient
+    from config.celery import app
     from tests.fake_twilio import FAKE_FROM_NUMBER, FakeTwilio
 
     rng = random.Random(args.seed + 1)

@@ -78,5 +78,3 @@ class PatientAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
         return format_html(
             '<a href="{}?patient__id__exact={}">Who saw or changed this record</a>', url, obj.pk
         )
-
-

@@ -45,5 +45,3 @@ class MessageFilter(django_filters.FilterSet):
     class Meta:
         model = Message
         fields = ["patient", "cohort", "status", "direction", "kind", "needs_review"]
-
-

@@ -196,5 +196,3 @@ class RiskAssessment(models.Model):
             and list(self.reasons) == list(outcome.reasons)
             and self.rule_version == outcome.rule_version
         )
-
-

@@ -102,15 +102,21 @@ class PatientSerializer(serializers.ModelSerializer):
         source="contact.language", choices=Language.choices, required=False
     )
     sms_consent = serializers.BooleanField(source="contact.sms_consent", required=False)
-    sms_consent_at = serializers.DateTimeField(source="contact.sms_consent_at", read_only=True)
+    sms_consent_at = serializers.DateTimeField(
+        source="contact.sms_consent_at", read_only=True, allow_null=True
+    )
     sms_consent_source = serializers.ChoiceField(
         source="contact.sms_consent_source",
         choices=ConsentSource.choices,
         required=False,
         allow_blank=True,
     )
-    sms_opted_out_at = serializers.DateTimeField(source="contact.opted_out_at", read_only=True)
-    phone_invalid_at = serializers.DateTimeField(source="contact.invalid_at", read_only=True)
+    sms_opted_out_at = serializers.DateTimeField(
+        source="contact.opted_out_at", read_only=True, allow_null=True
+    )
+    phone_invalid_at = serializers.DateTimeField(
+        source="contact.invalid_at", read_only=True, allow_null=True
+    )
     phone_invalid_reason = serializers.CharField(source="contact.invalid_reason", read_only=True)
     reminder_time = HourMinuteField(required=False)
 
@@ -229,5 +235,3 @@ class PatientField(serializers.PrimaryKeyRelatedField):
 
     def get_queryset(self):
         return patients_for(self.context["request"].user)
-
-

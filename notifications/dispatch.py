@@ -125,9 +125,7 @@ def _start_sending(message: Message, now: datetime) -> Message:
     return message
 
 
-def decide(
-    message: Message, contact: Contact, now: datetime, paused_until=None
-) -> policy.Decision:
+def decide(message: Message, contact: Contact, now: datetime, paused_until=None) -> policy.Decision:
     """When the rules let this message go (the contact's row should be locked)."""
     sent_at = []
     if message.counts_against_cap:

@@ -100,19 +100,20 @@ def _opt_out(contact: Contact) -> str:
 def _opt_in(contact: Contact, message: Message, sender: hooks.Sender) -> str:
     Contact.objects.filter(pk=contact.pk).update(opted_out_at=None)
     contact.opted_out_at = None
-    _reply(contact, message, "opted_in", site=sender.site)
+    _reply(message, "opted_in", site=sender.site)
     return "opt_in"
 
 
 def _help(contact: Contact, message: Message, sender: hooks.Sender) -> str:
     line = contact_line(contact.language, sender.help_phone)
-    _reply(contact, message, "help", site=sender.site, contact=line)
+    _reply(message, "help", site=sender.site, contact=line)
     return "help"
 
 
-def _reply(contact: Contact, message: Message, kind: str, **context) -> None:
+def _reply(message: Message, kind: str, **context) -> None:
+    """Answer the number that wrote, about whoever the message was about."""
     key = f"{kind}:{message.pk}"
-    outbox.queue(contact, kind, key, subject=message.subject, is_reply=True, **context)
+    outbox.queue(message.contact, kind, key, subject=message.subject, is_reply=True, **context)
 
 
 def route_safely(message_id: int) -> None:

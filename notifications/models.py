@@ -41,8 +41,9 @@ class ConsentSource(models.TextChoices):
 class Contact(models.Model):
     """One mobile number: the single truth about whether, when and how to text it."""
 
+    # E.164 for phones; room for channel addresses such as "whatsapp:+12015550123".
     number = models.CharField(
-        max_length=20, unique=True, validators=[validate_e164], help_text="E.164"
+        max_length=64, unique=True, validators=[validate_e164], help_text="E.164"
     )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     language = models.CharField(max_length=2, choices=Language.choices, default=Language.ENGLISH)

@@ -11,7 +11,7 @@ from .wakeups import send_message
 
 
 def build(
-    contact: Contact,
+    to: Contact,
     kind: str,
     key: str,
     *,
@@ -21,14 +21,14 @@ def build(
     is_reply: bool = False,
     **context,
 ) -> Message:
-    """An unsaved outbound message to `contact`, in its language, about `subject`."""
+    """An unsaved outbound message to `to`, in its language, about `subject`."""
     return Message(
-        contact=contact,
+        contact=to,
         subject=subject,
         direction=Message.Direction.OUTBOUND,
         kind=kind,
-        body=render(kind, contact.language, **context),
-        to_number=contact.number,
+        body=render(kind, to.language, **context),
+        to_number=to.number,
         status=Message.Status.QUEUED,
         idempotency_key=key,
         send_after=send_after or timezone.now(),
@@ -45,8 +45,8 @@ def queue_built(message: Message) -> Message:
     return stored
 
 
-def queue(contact: Contact, kind: str, key: str, **options) -> Message:
-    return queue_built(build(contact, kind, key, **options))
+def queue(to: Contact, kind: str, key: str, **options) -> Message:
+    return queue_built(build(to, kind, key, **options))
 
 
 def wake(message_id: int) -> None:

@@ -11,7 +11,5 @@ class SchedulingConfig(AppConfig):
 
         from . import send_checks, services
 
-        reassessed.connect(
-            services.replan_reassessed, dispatch_uid="scheduling.replan_reassessed"
-        )
+        reassessed.connect(services.replan_reassessed, dispatch_uid="scheduling.replan_reassessed")
         send_checks.register()

@@ -11,8 +11,9 @@ from .triage import QUESTIONS, invalid_answers
 class FlagSerializer(serializers.ModelSerializer):
     overdue = serializers.BooleanField(read_only=True)
     # Blank until resolved: said explicitly, or the schema would not allow "".
-    outcome = serializers.ChoiceField(choices=Flag.Outcome.choices, allow_blank=True,
-                                      read_only=True)
+    outcome = serializers.ChoiceField(
+        choices=Flag.Outcome.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Flag

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
             name='Contact',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(help_text='E.164', max_length=20, unique=True, validators=[notifications.phones.validate_e164])),
+                ('number', models.CharField(help_text='E.164', max_length=64, unique=True, validators=[notifications.phones.validate_e164])),
                 ('timezone', models.CharField(default='UTC', max_length=64, validators=[notifications.validators.validate_time_zone])),
                 ('language', models.CharField(choices=[('en', 'English'), ('es', 'Spanish')], default='en', max_length=2)),
                 ('sms_consent', models.BooleanField(default=False)),

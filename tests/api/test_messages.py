@@ -8,10 +8,10 @@ import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from notifications import outbox
-from notifications.models import Message
+from cohorts import messaging
 from cohorts.models import Patient
-from tests.factories import PatientFactory, UserFactory
+from notifications.models import Message
+from tests.factories import PatientFactory, UserFactory, change_patient
 from tests.fake_twilio import new_sid
 
 pytestmark = [pytest.mark.django_db]
@@ -31,12 +31,13 @@ def outbound(patient, **fields):
         "status": "queued",
         "send_after": timezone.now(),
     }
-    return Message.objects.create(patient=patient, **{**values, **fields})
+    return Message.objects.create(subject=patient, contact=patient.contact, **{**values, **fields})
 
 
 def inbound(patient, body="2", *, from_number=None, needs_review=True, **fields):
     return Message.objects.create(
-        patient=patient,
+        subject=patient,
+        contact=patient.contact if patient else None,
         direction="inbound",
         kind="inbound",
         body=body,
@@ -107,7 +108,8 @@ def test_the_message_list_is_paginated(api, alice, patient_a):
     Message.objects.bulk_create(
         [
             Message(
-                patient=patient_a,
+                subject=patient_a,
+                contact=patient_a.contact,
                 direction="outbound",
                 kind="self_exam",
                 body=f"reminder {n}",
@@ -302,7 +304,7 @@ def test_a_check_in_at_night_waits_for_eight_local(api, alice, patient_a):
     ids=["no consent", "opted out", "invalid number"],
 )
 def test_a_check_in_for_a_patient_who_cannot_get_sms_is_refused(api, alice, patient_a, change):
-    Patient.objects.filter(pk=patient_a.pk).update(**change)
+    change_patient(patient_a, **change)
 
     response = check_in(api(alice), patient_a)
 
@@ -341,7 +343,7 @@ def test_upcoming_lists_queued_messages_reminders_and_visit_reminders_in_time_or
     api, alice, cohort_a
 ):
     patient = PatientFactory(cohort=cohort_a, tier="high", timezone="America/New_York")
-    queued = outbox.queue(patient, "check_in", "check_in:upcoming")
+    queued = messaging.queue(patient, "check_in", "check_in:upcoming")
     visit = patient.visits.filter(status="planned").order_by("due_date").first()
     appointment = timezone.now() + timedelta(days=10)
     visit.book(appointment)
@@ -367,7 +369,7 @@ def test_upcoming_lists_queued_messages_reminders_and_visit_reminders_in_time_or
 @time_machine.travel(MORNING, tick=False)
 def test_upcoming_shows_a_quiet_hours_hold(api, alice, patient_a):
     with time_machine.travel(NIGHT, tick=False):
-        outbox.queue(patient_a, "self_exam", "series:night")
+        messaging.queue(patient_a, "self_exam", "series:night")
         sends = upcoming(api(alice), patient_a)
 
     held = next(send for send in sends if send["source"] == "outbox")
@@ -377,8 +379,8 @@ def test_upcoming_shows_a_quiet_hours_hold(api, alice, patient_a):
 
 @time_machine.travel(MORNING, tick=False)
 def test_pausing_reminders_shows_a_queued_routine_message_as_paused(api, alice, patient_a):
-    routine = outbox.queue(patient_a, "self_exam", "series:paused")
-    reply = outbox.queue(patient_a, "help", "help:1", is_reply=True, contact="")
+    routine = messaging.queue(patient_a, "self_exam", "series:paused")
+    reply = messaging.queue(patient_a, "help", "help:1", is_reply=True, contact="")
     client = api(alice)
 
     response = client.patch(

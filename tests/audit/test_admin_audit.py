@@ -25,27 +25,27 @@ def admin_client(client, superuser):
 
 def test_it_records_a_view_of_the_admin_change_page(admin_client, superuser, patient):
     response = admin_client.get(
-        f"/admin/surveillance/patient/{patient.pk}/change/", REMOTE_ADDR="192.0.2.10"
+        f"/admin/cohorts/patient/{patient.pk}/change/", REMOTE_ADDR="192.0.2.10"
     )
 
     assert response.status_code == 200
     [event] = AuditEvent.objects.all()
     assert (event.action, event.object_type, event.patient_id) == ("view", "patient", patient.pk)
     assert event.user_id == superuser.pk
-    assert event.reason == "admin:surveillance_patient_change"
+    assert event.reason == "admin:cohorts_patient_change"
     assert event.ip_address == "192.0.2.10"
 
 
 def test_it_records_nothing_for_a_missing_patient(admin_client):
-    response = admin_client.get("/admin/surveillance/patient/999999/change/")
+    response = admin_client.get("/admin/cohorts/patient/999999/change/")
 
     assert response.status_code == 302
     assert AuditEvent.objects.count() == 0
 
 
 def test_it_records_the_admin_list_and_history(admin_client, patient):
-    assert admin_client.get("/admin/surveillance/patient/").status_code == 200
-    assert admin_client.get(f"/admin/surveillance/patient/{patient.pk}/history/").status_code == 200
+    assert admin_client.get("/admin/cohorts/patient/").status_code == 200
+    assert admin_client.get(f"/admin/cohorts/patient/{patient.pk}/history/").status_code == 200
 
     listed, history = AuditEvent.objects.order_by("id")
     assert (listed.action, listed.patient_id) == ("list", patient.pk)
@@ -72,12 +72,12 @@ def test_it_filters_the_audit_list_by_patient_and_by_user(
         first, second = PatientFactory(cohort=cohort_a), PatientFactory(cohort=cohort_a)
     api(alice).get(f"/api/v1/patients/{first.pk}/")
     api(alice).get(f"/api/v1/patients/{second.pk}/")
-    admin_client.get(f"/admin/surveillance/patient/{first.pk}/change/")
+    admin_client.get(f"/admin/cohorts/patient/{first.pk}/change/")
 
-    by_patient = admin_client.get(f"/admin/surveillance/auditevent/?patient__id__exact={first.pk}")
-    by_user = admin_client.get(f"/admin/surveillance/auditevent/?user__id__exact={alice.pk}")
+    by_patient = admin_client.get(f"/admin/audit/auditevent/?patient__id__exact={first.pk}")
+    by_user = admin_client.get(f"/admin/audit/auditevent/?user__id__exact={alice.pk}")
     both = admin_client.get(
-        f"/admin/surveillance/auditevent/?patient__id__exact={first.pk}&user__id__exact={alice.pk}"
+        f"/admin/audit/auditevent/?patient__id__exact={first.pk}&user__id__exact={alice.pk}"
     )
 
     assert by_patient.status_code == by_user.status_code == both.status_code == 200
@@ -91,7 +91,7 @@ def test_it_filters_the_audit_list_by_patient_and_by_user(
 
 
 def test_it_ignores_a_malformed_filter_value(admin_client):
-    response = admin_client.get("/admin/surveillance/auditevent/?patient__id__exact=x")
+    response = admin_client.get("/admin/audit/auditevent/?patient__id__exact=x")
 
     assert response.status_code == 200
     assert list(response.context["cl"].result_list) == []
@@ -100,10 +100,10 @@ def test_it_ignores_a_malformed_filter_value(admin_client):
 def test_it_keeps_the_audit_admin_read_only(admin_client, alice):
     event = AuditEvent.objects.create(username="alice", action="view", object_type="patient")
 
-    assert admin_client.get("/admin/surveillance/auditevent/add/").status_code == 403
-    assert admin_client.get(f"/admin/surveillance/auditevent/{event.pk}/delete/").status_code == 403
+    assert admin_client.get("/admin/audit/auditevent/add/").status_code == 403
+    assert admin_client.get(f"/admin/audit/auditevent/{event.pk}/delete/").status_code == 403
     page = admin_client.post(
-        f"/admin/surveillance/auditevent/{event.pk}/change/", {"username": "mallory"}
+        f"/admin/audit/auditevent/{event.pk}/change/", {"username": "mallory"}
     )
     assert page.status_code == 403
     assert AuditEvent.objects.get(pk=event.pk).username == "alice"
@@ -114,7 +114,7 @@ def test_it_hides_the_audit_trail_from_non_admin_staff(client, alice):
     alice.save()
     client.force_login(alice)
 
-    assert client.get("/admin/surveillance/auditevent/").status_code == 403
+    assert client.get("/admin/audit/auditevent/").status_code == 403
 
 
 def _form_data(response) -> dict:
@@ -134,7 +134,7 @@ def _form_data(response) -> dict:
 
 
 def test_it_records_an_update_saved_in_the_admin(admin_client, patient):
-    url = f"/admin/surveillance/patient/{patient.pk}/change/"
+    url = f"/admin/cohorts/patient/{patient.pk}/change/"
     data = _form_data(admin_client.get(url))
     data["first_name"] = "Renamed"
 

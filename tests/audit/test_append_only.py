@@ -7,6 +7,7 @@ from audit.models import AuditEvent, AuditEventError
 
 pytestmark = [pytest.mark.django_db]
 
+
 @pytest.fixture
 def event(alice):
     return AuditEvent.objects.create(

@@ -21,7 +21,7 @@ PHONE = {"width": 390, "height": 844}
 
 def ensure_default_protocol() -> None:
     """The data migration's protocol: a `transactional_db` flush of an earlier test drops it."""
-    migration = importlib.import_module("scheduling.migrations.0002_default_protocol")
+    migration = importlib.import_module("scheduling.migrations.0001_initial")
     migration.load_default_protocol(apps, None)
 
 

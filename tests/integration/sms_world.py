@@ -58,17 +58,17 @@ def phone_number(n: int) -> str:
 
 def ensure_default_protocol() -> None:
     """The data migration's protocol; a `transactional_db` flush of an earlier test drops it."""
-    migration = importlib.import_module("scheduling.migrations.0002_default_protocol")
+    migration = importlib.import_module("scheduling.migrations.0001_initial")
     migration.load_default_protocol(apps, None)
 
 
 def enrol_due_patients(count: int, batch_size: int = 500) -> list[str]:
     """Enrol `count` standard-tier patients in bulk (the real services), with one reminder
     series each due a minute ago; returns their phone numbers."""
-    from scheduling.models import ReminderSeries
-    from cohorts import services
-    from surveillance.demo import PROFILES
+    from cohorts import contacts, services
     from cohorts.models import Cohort, Patient, TumourProfile
+    from scheduling.models import ReminderSeries
+    from surveillance.demo import PROFILES
 
     ensure_default_protocol()
     zones = daytime_zones()
@@ -76,9 +76,17 @@ def enrol_due_patients(count: int, batch_size: int = 500) -> list[str]:
     cohort = Cohort.objects.create(name=f"E2E cohort {time.time_ns()}", site="E2E Hospital")
     phones = []
     for start in range(0, count, batch_size):
-        patients, profiles = [], []
+        patients, profiles, details = [], [], []
         for n in range(start, min(start + batch_size, count)):
             phones.append(phone_number(n))
+            details.append(
+                {
+                    "number": phones[-1],
+                    "timezone": zones[n % len(zones)],
+                    "language": "en",
+                    "sms_consent": True,
+                }
+            )
             patients.append(
                 Patient(
                     cohort=cohort,
@@ -86,11 +94,7 @@ def enrol_due_patients(count: int, batch_size: int = 500) -> list[str]:
                     last_name="Patient",
                     date_of_birth=date(1965, 1, 1) + timedelta(days=n % 7000),
                     mrn=f"E2E{n:08d}",
-                    phone=phones[-1],
-                    timezone=zones[n % len(zones)],
-                    language="en",
                     reminder_time=clock(10, 0),
-                    sms_consent=True,
                     enrolled_on=today - timedelta(days=30),
                 )
             )
@@ -101,6 +105,7 @@ def enrol_due_patients(count: int, batch_size: int = 500) -> list[str]:
                     **PROFILES["standard"],
                 )
             )
+        contacts.bind(patients, details)
         services.enrol(patients, profiles)
     # One series per patient falls due (the earliest active one): exactly one SMS each.
     first = (

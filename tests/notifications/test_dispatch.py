@@ -4,10 +4,11 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from notifications import dispatch, outbox
+from cohorts import messaging
+from notifications import dispatch
 from notifications.backends import get_backend
 from notifications.models import Message
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, change_patient
 
 pytestmark = [pytest.mark.django_db]
 MORNING = "2026-06-01 14:00Z"  # 10:00 in New York
@@ -20,7 +21,7 @@ def patient():
 
 
 def queue(patient, kind="self_exam", key=None, **options):
-    return outbox.queue(
+    return messaging.queue(
         patient, kind, key or f"test:{kind}:{timezone.now().timestamp()}", **options
     )
 
@@ -75,12 +76,12 @@ def test_it_holds_the_second_routine_message_of_the_day_but_not_a_reply(patient,
     ("change", "error"),
     [
         ({"sms_consent": False}, "No SMS consent."),
-        ({"sms_opted_out_at": timezone.now()}, "The patient opted out (STOP)."),
+        ({"sms_opted_out_at": timezone.now()}, "The number opted out (STOP)."),
     ],
 )
 def test_it_never_texts_a_patient_without_consent(patient, sms_outbox, change, error):
     message = queue(patient)
-    type(patient).objects.filter(pk=patient.pk).update(**change)
+    change_patient(patient, **change)
 
     dispatch.send(message.pk)
 

@@ -18,10 +18,11 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from notifications import dispatch, outbox
-from notifications.backends import get_backend
-from notifications.models import Message
+from cohorts import messaging
 from cohorts.models import Patient
+from notifications import dispatch
+from notifications.backends import get_backend
+from notifications.models import Contact, Message
 from tests.factories import PatientFactory, UserFactory
 from tests.fake_twilio import FAKE_FROM_NUMBER, FAKE_MESSAGING_SERVICE_SID, FakeTwilio
 
@@ -77,7 +78,7 @@ def patient():
 
 
 def queue(patient, key="a", kind="self_exam"):
-    return outbox.queue(patient, kind, f"twilio-test:{patient.pk}:{key}")
+    return messaging.queue(patient, kind, f"twilio-test:{patient.pk}:{key}")
 
 
 def row(message):
@@ -307,7 +308,7 @@ def test_it_stops_texting_a_patient_twilio_reports_as_unsubscribed(fake, patient
     assert message.provider_sid is None
     assert message.lease_expires_at is None
     patient.refresh_from_db()
-    assert patient.sms_opted_out_at == timezone.now()
+    assert patient.contact.opted_out_at == timezone.now()
     assert not patient.can_receive_sms
     assert to(fake, patient.phone) == []
 
@@ -349,9 +350,9 @@ def test_it_marks_a_refused_number_on_the_patient_and_shows_it_in_the_api(
     assert (message.status, message.attempts, message.error_code) == ("undeliverable", 1, code)
     assert message.provider_sid is None
     patient.refresh_from_db()
-    assert patient.phone_invalid_at == timezone.now()
-    assert patient.phone_invalid_reason == reason
-    assert patient.sms_opted_out_at is None
+    assert patient.contact.invalid_at == timezone.now()
+    assert patient.contact.invalid_reason == reason
+    assert patient.contact.opted_out_at is None
 
     clock.shift(timedelta(days=1))
     assert dispatch.send(later.pk) == "not claimable"
@@ -511,4 +512,4 @@ def test_it_sends_exactly_one_sms_per_patient_under_twenty_percent_faults(fake, 
     for r in rows:
         assert by_sid[r.provider_sid].to == r.to_number
         assert by_sid[r.provider_sid].body == r.body
-    assert Patient.objects.filter(sms_opted_out_at__isnull=False).count() == 0
+    assert Contact.objects.filter(opted_out_at__isnull=False).count() == 0

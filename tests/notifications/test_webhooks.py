@@ -12,9 +12,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from notifications import dispatch, inbound, outbox
-from notifications.models import Message
+from cohorts import messaging
 from cohorts.models import Patient
+from notifications import dispatch, hooks, inbound
+from notifications.models import Message
 from tests.factories import CohortFactory, PatientFactory
 from tests.fake_twilio import (
     FAKE_AUTH_TOKEN,
@@ -66,7 +67,7 @@ def patient(cohort):
 def handlers(monkeypatch):
     """A fresh, empty handler registry for this test only."""
     fresh = []
-    monkeypatch.setattr(inbound, "_handlers", fresh)
+    monkeypatch.setattr(hooks, "_reply_handlers", fresh)
     return fresh
 
 
@@ -88,7 +89,7 @@ def patient_state(patient):
 
 def sent_message(patient, key="reminder"):
     """A routine reminder actually sent through the locmem backend (it has a provider sid)."""
-    message = outbox.queue(patient, "self_exam", key)
+    message = messaging.queue(patient, "self_exam", key)
     assert dispatch.send(message.pk) == "sent"
     message.refresh_from_db()
     return message
@@ -220,7 +221,7 @@ def test_it_stores_an_inbound_sms_and_answers_with_twiml(client, patient):
     assert response["Content-Type"].startswith("text/xml")
     assert b"<Response>" in response.content
     message = inbound_message(params["MessageSid"])
-    assert message.patient == patient
+    assert message.subject == patient
     assert (message.direction, message.kind, message.status) == ("inbound", "inbound", "received")
     assert message.body == "Hello, a question about my appointment"
     assert (message.from_number, message.to_number) == (PHONE, params["To"])
@@ -229,7 +230,7 @@ def test_it_stores_an_inbound_sms_and_answers_with_twiml(client, patient):
 
 def test_a_replayed_inbound_sms_stores_and_routes_nothing_new(client, patient, handlers):
     calls = []
-    handlers.append(lambda message, patient: calls.append(message.pk) or "")
+    handlers.append(lambda message: calls.append(message.pk) or "")
     help_params = inbound_sms_params(PHONE, "HELP")
     other_params = inbound_sms_params(PHONE, "something else")
 
@@ -254,7 +255,7 @@ def test_stop_opts_the_patient_out(client, patient, body):
     assert post_signed(client, SMS_PATH, params).status_code == 200
 
     patient.refresh_from_db()
-    assert patient.sms_opted_out_at is not None
+    assert patient.contact.opted_out_at is not None
     message = inbound_message(params["MessageSid"])
     assert (message.routed_as, message.body) == ("opt_out", body)
     assert not Message.objects.filter(direction="outbound").exists()
@@ -267,11 +268,11 @@ def test_stop_with_other_punctuation_opts_the_patient_out(client, patient, body)
     post_signed(client, SMS_PATH, params)
 
     patient.refresh_from_db()
-    assert patient.sms_opted_out_at is not None
+    assert patient.contact.opted_out_at is not None
 
 
 def test_after_stop_a_queued_reminder_is_refused_at_dispatch(client, patient, sms_outbox):
-    reminder = outbox.queue(patient, "self_exam", "series:1:20260601")
+    reminder = messaging.queue(patient, "self_exam", "series:1:20260601")
 
     send_sms(client, "Stop.")
 
@@ -284,12 +285,12 @@ def test_after_stop_a_queued_reminder_is_refused_at_dispatch(client, patient, sm
 
 def test_a_second_stop_keeps_the_first_opt_out_time(client, patient):
     send_sms(client, "STOP")
-    first = Patient.objects.get(pk=patient.pk).sms_opted_out_at
+    first = Patient.objects.get(pk=patient.pk).contact.opted_out_at
 
     with time_machine.travel("2026-06-02 14:00Z"):
         send_sms(client, "STOP")
 
-    assert Patient.objects.get(pk=patient.pk).sms_opted_out_at == first
+    assert Patient.objects.get(pk=patient.pk).contact.opted_out_at == first
 
 
 @pytest.mark.parametrize("word", ["START", "unstop", "Start."])
@@ -300,10 +301,10 @@ def test_start_opts_the_patient_back_in_and_confirms(client, patient, sms_outbox
     post_signed(client, SMS_PATH, params)
 
     patient.refresh_from_db()
-    assert patient.sms_opted_out_at is None
+    assert patient.contact.opted_out_at is None
     assert inbound_message(params["MessageSid"]).routed_as == "opt_in"
     reply = Message.objects.get(kind="opted_in")
-    assert (reply.patient, reply.is_reply, reply.status) == (patient, True, "queued")
+    assert (reply.subject, reply.is_reply, reply.status) == (patient, True, "queued")
     assert dispatch.send(reply.pk) == "sent"
     assert [sent.body for sent in sms_outbox] == [reply.body]
 
@@ -315,7 +316,7 @@ def test_help_answers_with_the_cohort_contact_in_english(client, patient):
 
     assert inbound_message(params["MessageSid"]).routed_as == "help"
     reply = Message.objects.get(kind="help")
-    assert (reply.patient, reply.is_reply, reply.status) == (patient, True, "queued")
+    assert (reply.subject, reply.is_reply, reply.status) == (patient, True, "queued")
     assert "call +12015550199" in reply.body
     assert "North Hospital" in reply.body
 
@@ -365,37 +366,60 @@ def test_what_nobody_understands_goes_to_the_inbox_verbatim(client, patient, han
     assert response.status_code == 200
     message = inbound_message(params["MessageSid"])
     assert message.body == body
-    assert message.patient == patient
+    assert message.subject == patient
     assert (message.routed_as, message.needs_review) == ("inbox", True)
     assert message.routed_at is not None
     patient.refresh_from_db()
-    assert patient.sms_opted_out_at is None
+    assert patient.contact.opted_out_at is None
 
 
 def test_an_sms_from_an_unknown_number_is_kept_for_review(client, patient):
+    params = inbound_sms_params(UNKNOWN_PHONE, "Hello, is this the clinic?")
+
+    post_signed(client, SMS_PATH, params)
+
+    message = inbound_message(params["MessageSid"])
+    assert message.subject is None
+    assert (message.routed_as, message.needs_review) == ("inbox", True)
+    assert message.body == "Hello, is this the clinic?"
+    assert message.from_number == UNKNOWN_PHONE
+
+
+def test_stop_from_an_unknown_number_is_kept_against_that_number(client, patient):
     params = inbound_sms_params(UNKNOWN_PHONE, "STOP")
 
     post_signed(client, SMS_PATH, params)
 
     message = inbound_message(params["MessageSid"])
-    assert message.patient is None
-    assert (message.routed_as, message.needs_review) == ("inbox", True)
-    assert message.body == "STOP"
-    assert message.from_number == UNKNOWN_PHONE
+    assert (message.subject, message.routed_as) == (None, "opt_out")
+    assert message.contact.number == UNKNOWN_PHONE
+    assert message.contact.opted_out_at is not None
+    patient.refresh_from_db()
+    assert patient.contact.opted_out_at is None
 
 
 def test_an_sms_from_a_number_two_patients_share_is_kept_for_review(client, cohort, patient):
+    sibling = PatientFactory(cohort=cohort, phone=PHONE)
+    params = inbound_sms_params(PHONE, "2")
+
+    post_signed(client, SMS_PATH, params)
+
+    message = inbound_message(params["MessageSid"])
+    assert message.subject is None
+    assert (message.routed_as, message.needs_review) == ("inbox", True)
+    assert sibling.contact_id == patient.contact_id
+
+
+def test_stop_from_a_shared_number_stops_that_number(client, cohort, patient):
     sibling = PatientFactory(cohort=cohort, phone=PHONE)
     params = inbound_sms_params(PHONE, "STOP")
 
     post_signed(client, SMS_PATH, params)
 
-    message = inbound_message(params["MessageSid"])
-    assert message.patient is None
-    assert (message.routed_as, message.needs_review) == ("inbox", True)
+    assert inbound_message(params["MessageSid"]).routed_as == "opt_out"
     for someone in (patient, sibling):
         someone.refresh_from_db()
-        assert someone.sms_opted_out_at is None
+        assert someone.contact.opted_out_at is not None
 
 
 def test_an_inactive_patient_sharing_the_number_does_not_hide_the_active_one(client, cohort):
@@ -405,7 +429,7 @@ def test_an_inactive_patient_sharing_the_number_does_not_hide_the_active_one(cli
 
     post_signed(client, SMS_PATH, params)
 
-    assert inbound_message(params["MessageSid"]).patient == active
+    assert inbound_message(params["MessageSid"]).subject == active
 
 
 # --- handlers registered by other apps ------------------------------------------
@@ -414,16 +438,16 @@ def test_an_inactive_patient_sharing_the_number_does_not_hide_the_active_one(cli
 def test_a_registered_handler_gets_the_message_before_the_inbox(client, patient, handlers):
     seen = []
 
-    @inbound.register
-    def self_exam_answer(message, who):
-        seen.append((message.body, who))
+    @hooks.handles_replies
+    def self_exam_answer(message):
+        seen.append((message.body, messaging.patient_of(message)))
         return "self_exam_ok" if message.body.strip() == "1" else ""
 
     answered, other = inbound_sms_params(PHONE, "1"), inbound_sms_params(PHONE, "what?")
     post_signed(client, SMS_PATH, answered)
     post_signed(client, SMS_PATH, other)
 
-    assert inbound.register(self_exam_answer) is self_exam_answer
+    assert hooks.handles_replies(self_exam_answer) is self_exam_answer
     assert handlers == [self_exam_answer]
     assert seen == [("1", patient), ("what?", patient)]
     first, second = inbound_message(answered["MessageSid"]), inbound_message(other["MessageSid"])
@@ -432,7 +456,7 @@ def test_a_registered_handler_gets_the_message_before_the_inbox(client, patient,
 
 
 def test_carrier_keywords_come_before_registered_handlers(client, patient, handlers):
-    handlers.append(lambda message, who: "grabbed")
+    handlers.append(lambda message: "grabbed")
     params = inbound_sms_params(PHONE, "STOP")
 
     post_signed(client, SMS_PATH, params)
@@ -442,7 +466,7 @@ def test_carrier_keywords_come_before_registered_handlers(client, patient, handl
 
 def test_a_handler_never_sees_a_message_from_an_unknown_number(client, handlers):
     calls = []
-    handlers.append(lambda message, who: calls.append(message) or "grabbed")
+    handlers.append(lambda message: calls.append(message) or "grabbed")
 
     send_sms(client, "2", from_=UNKNOWN_PHONE)
 
@@ -452,7 +476,7 @@ def test_a_handler_never_sees_a_message_from_an_unknown_number(client, handlers)
 def test_a_routing_crash_keeps_the_message_and_it_is_routed_later(client, patient, handlers):
     broken = {"yes": True}
 
-    def flaky(message, who):
+    def flaky(message):
         if broken["yes"]:
             raise RuntimeError("the lesion questionnaire is down")
         return "lesion_answer"
@@ -465,7 +489,7 @@ def test_a_routing_crash_keeps_the_message_and_it_is_routed_later(client, patien
     assert response.status_code == 200
     assert b"<Response>" in response.content
     message = inbound_message(params["MessageSid"])
-    assert (message.body, message.patient, message.routed_at) == ("2", patient, None)
+    assert (message.body, message.subject, message.routed_at) == ("2", patient, None)
     # Twilio retrying the webhook does not lose or duplicate it either.
     assert post_signed(client, SMS_PATH, params).status_code == 200
     assert Message.objects.filter(direction="inbound").count() == 1
@@ -482,8 +506,8 @@ def test_a_routing_crash_keeps_the_message_and_it_is_routed_later(client, patien
 
 
 def test_a_crash_after_a_handler_wrote_rolls_its_writes_back(client, patient, handlers):
-    def half_done(message, who):
-        outbox.queue(who, "check_in", f"half:{message.pk}")
+    def half_done(message):
+        messaging.queue(messaging.patient_of(message), "check_in", f"half:{message.pk}")
         raise RuntimeError("crashed half-way")
 
     handlers.append(half_done)
@@ -539,7 +563,7 @@ def test_undelivered_makes_the_message_undeliverable(client, patient):
     message.refresh_from_db()
     assert (message.status, message.error_code) == ("undeliverable", "30003")
     patient.refresh_from_db()
-    assert (patient.phone_invalid_at, patient.sms_opted_out_at) == (None, None)
+    assert (patient.contact.invalid_at, patient.contact.opted_out_at) == (None, None)
 
 
 def test_failed_with_30006_marks_the_number_invalid(client, patient):
@@ -550,9 +574,9 @@ def test_failed_with_30006_marks_the_number_invalid(client, patient):
     message.refresh_from_db()
     assert (message.status, message.error_code) == ("failed", "30006")
     patient.refresh_from_db()
-    assert patient.phone_invalid_at is not None
-    assert "30006" in patient.phone_invalid_reason
-    later = outbox.queue(patient, "self_exam", "later")
+    assert patient.contact.invalid_at is not None
+    assert "30006" in patient.contact.invalid_reason
+    later = messaging.queue(patient, "self_exam", "later")
     dispatch.send(later.pk)
     later.refresh_from_db()
     assert later.status == "undeliverable"
@@ -577,8 +601,8 @@ def test_error_21610_opts_the_patient_out(client, patient, sms_outbox):
     post_status(client, message.provider_sid, "undelivered", error_code=21610)
 
     patient.refresh_from_db()
-    assert patient.sms_opted_out_at is not None
-    later = outbox.queue(patient, "self_exam", "later")
+    assert patient.contact.opted_out_at is not None
+    later = messaging.queue(patient, "self_exam", "later")
     dispatch.send(later.pk)
     later.refresh_from_db()
     assert later.status == "undeliverable"
@@ -619,7 +643,7 @@ def test_a_status_callback_for_an_inbound_sid_is_not_a_server_error(client, pati
 
 
 def test_a_callback_for_a_message_still_sending_is_recorded_by_sid_only(client, patient):
-    message = outbox.queue(patient, "self_exam", "in-flight")
+    message = messaging.queue(patient, "self_exam", "in-flight")
     dispatch.claim(message.pk, timezone.now())
 
     response = post_status(client, new_sid("SM"), "delivered")
@@ -636,7 +660,7 @@ def test_a_nul_byte_in_a_signed_sms_does_not_lose_the_message(client, patient):
     assert response.status_code == 200
     message = inbound_message(params["MessageSid"])
     assert message.body == "new spot\ufffd near the scar"
-    assert (message.patient, message.needs_review) == (patient, True)
+    assert (message.subject, message.needs_review) == (patient, True)
 
 
 def test_an_sms_from_a_channel_address_is_kept_for_review(client, patient):
@@ -663,4 +687,4 @@ def test_a_signed_sms_that_cannot_be_a_twilio_message_gets_400(client, patient, 
 
     assert response.status_code == 400
     assert Message.objects.count() == 0
-    assert Patient.objects.get(pk=patient.pk).sms_opted_out_at is None
+    assert Patient.objects.get(pk=patient.pk).contact.opted_out_at is None

@@ -7,10 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from cohorts.services import reassess_and_replan
 from scheduling import services
 from scheduling.models import Protocol, ReminderSeries, Visit
 from scheduling.tasks import replan_everyone
-from cohorts.services import reassess_and_replan
 from tests.factories import PatientFactory
 
 pytestmark = [pytest.mark.django_db]

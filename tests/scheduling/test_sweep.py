@@ -9,7 +9,7 @@ from django.utils import timezone
 from notifications.models import Message
 from scheduling.models import ReminderSeries
 from scheduling.sweep import sweep
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, change_patient
 
 pytestmark = [pytest.mark.django_db]
 NOW = "2026-06-01 14:00Z"  # 10:00 in New York
@@ -30,7 +30,7 @@ def test_it_queues_one_message_per_due_occurrence_and_advances_the_series():
     assert sweep() == {"self_exam": 0, "visit_reminder": 0}
 
     [message] = Message.objects.all()
-    assert (message.patient, message.kind, message.status) == (patient, "self_exam", "queued")
+    assert (message.subject, message.kind, message.status) == (patient, "self_exam", "queued")
     assert message.body.startswith("Su equipo")
     assert message.idempotency_key.startswith(f"series:{series.pk}:")
     series.refresh_from_db()
@@ -76,7 +76,7 @@ def test_it_sends_one_catch_up_after_the_workers_were_down_for_weeks():
 def test_it_skips_patients_it_must_not_text_but_still_advances(change):
     patient = PatientFactory(tier="high")
     series = make_due(patient)
-    type(patient).objects.filter(pk=patient.pk).update(**change)
+    change_patient(patient, **change)
 
     sweep()
 

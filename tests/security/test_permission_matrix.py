@@ -52,10 +52,10 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from notifications import outbox
-from notifications.models import Message
-from surveillance import lesions
+from cohorts import messaging
 from cohorts.models import Cohort, Patient
+from notifications.models import Contact, Message
+from surveillance import lesions
 from surveillance.models import LesionPhoto, ReportLink
 from tests.factories import ROUTINE_ANSWERS, CohortFactory, PatientFactory, UserFactory
 
@@ -328,8 +328,8 @@ def _build_world() -> World:
         assert len(planned) == 2, "the planner gave the high-tier patient too few visits"
         planned[1].cancel(note="set up by the permission matrix")
         # patients[1] cannot get SMS: a check-in for them is a 409
-        Patient.objects.filter(pk=patients[1].pk).update(sms_consent=False)
-        message = outbox.queue(patients[0], "check_in", f"permission-matrix:{key}")
+        Contact.objects.filter(patients=patients[1]).update(sms_consent=False)
+        message = messaging.queue(patients[0], "check_in", f"permission-matrix:{key}")
         payload = admin.get(f"/api/v1/patients/{patients[0].pk}/").json()
         for read_only in ("id", "sms_consent_at", "risk_tier", "created_on", "modified_on"):
             payload.pop(read_only, None)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from notifications.models import Message
 from notifications.sms_templates import DIAGNOSIS_WORDS
 from scheduling.models import Visit
-from surveillance import escalation, lesions
+from surveillance import alerts, digest, escalation, lesions
 from surveillance.models import DigestDelivery, FlagEscalation, Holiday
 from tests.factories import CohortFactory, PatientFactory, UserFactory
 
@@ -91,8 +91,8 @@ def test_it_emails_the_coordinators_once_about_an_urgent_flag_without_patient_da
 ):
     flag = report(patient, URGENT, timezone.now())
 
-    first = escalation.alert_urgent(flag.pk)
-    second = escalation.alert_urgent(flag.pk)
+    first = alerts.alert_urgent(flag.pk)
+    second = alerts.alert_urgent(flag.pk)
 
     assert first["emailed"] == [user.pk for user in coordinators]
     assert second["emailed"] == [] and second["skipped"] == "already e-mailed"
@@ -111,11 +111,11 @@ def test_it_queues_one_oncall_sms_for_an_urgent_flag_when_configured(
     flag = report(patient, URGENT, timezone.now())
 
     with django_capture_on_commit_callbacks() as wakes:
-        escalation.alert_urgent(flag.pk)
-        escalation.alert_urgent(flag.pk)
+        alerts.alert_urgent(flag.pk)
+        alerts.alert_urgent(flag.pk)
 
     [sms] = Message.objects.filter(kind=Message.Kind.STAFF_ALERT)
-    assert sms.patient is None and sms.direction == Message.Direction.OUTBOUND
+    assert sms.subject is None and sms.direction == Message.Direction.OUTBOUND
     assert (sms.to_number, sms.urgent, sms.status) == (oncall, True, Message.Status.QUEUED)
     assert sms.idempotency_key == f"flag:{flag.pk}:oncall"
     assert f"flag #{flag.pk}" in sms.body
@@ -129,7 +129,7 @@ def test_it_queues_no_oncall_sms_without_a_number(patient, settings):
     settings.ONCALL_SMS_NUMBER = ""
     flag = report(patient, URGENT, timezone.now())
 
-    result = escalation.alert_urgent(flag.pk)
+    result = alerts.alert_urgent(flag.pk)
 
     assert result["sms"] is None
     assert not Message.objects.filter(kind=Message.Kind.STAFF_ALERT).exists()
@@ -142,9 +142,9 @@ def test_it_alerts_nobody_about_routine_resolved_or_missing_flags(patient, oncal
     urgent = report(patient, URGENT, timezone.now())
     lesions.resolve(urgent, "benign", by=coordinators[0])
 
-    assert escalation.alert_urgent(routine.pk)["emailed"] == []
-    assert escalation.alert_urgent(urgent.pk)["emailed"] == []
-    assert escalation.alert_urgent(999_999)["skipped"] == "no such flag"
+    assert alerts.alert_urgent(routine.pk)["emailed"] == []
+    assert alerts.alert_urgent(urgent.pk)["emailed"] == []
+    assert alerts.alert_urgent(999_999)["skipped"] == "no such flag"
 
     assert mail.outbox == []
     assert not Message.objects.filter(kind=Message.Kind.STAFF_ALERT).exists()
@@ -157,7 +157,7 @@ def test_it_catches_up_an_urgent_alert_whose_wake_up_was_lost(patient):
     with time_machine.travel(ny(2026, 6, 1, 10, 1), tick=False):
         first = escalation.escalate_overdue(timezone.now())
         second = escalation.escalate_overdue(timezone.now())
-        escalation.alert_urgent(flag.pk)
+        alerts.alert_urgent(flag.pk)
 
     assert first["urgent_alerts"] == 1 and second["urgent_alerts"] == 0
     assert [f"flag #{flag.pk}" in email.subject for email in mail.outbox] == [True]
@@ -248,7 +248,7 @@ def test_it_retries_an_escalation_whose_email_failed(patient, coordinators):
     with time_machine.travel(ny(2026, 6, 1, 10, 0), tick=False) as clock:
         report(patient, ROUTINE, timezone.now())
         clock.move_to(ny(2026, 6, 4, 11, 0))
-        with mock.patch.object(escalation, "_send", side_effect=OSError("SMTP down")):
+        with mock.patch.object(escalation, "send", side_effect=OSError("SMTP down")):
             failed = escalation.escalate_overdue(timezone.now())
         assert not FlagEscalation.objects.exists()  # the claim rolled back with the send
 
@@ -334,7 +334,7 @@ def test_it_sends_each_coordinator_one_digest_a_day_at_the_local_digest_hour(two
         start = ny(2026, 6, 2, 0, 30)
         for hour in range(48):  # Tuesday and Wednesday, hourly like beat
             clock.move_to(start + timedelta(hours=hour))
-            sent_per_hour[hour] = escalation.send_daily_digests(timezone.now())
+            sent_per_hour[hour] = digest.send_daily_digests(timezone.now())
 
     # 07:00 London is 02:00 New York; 07:00 New York is 12:00 London.
     assert {hour: sent for hour, sent in sent_per_hour.items() if sent} == {
@@ -371,7 +371,7 @@ def test_it_counts_flags_due_today_overdue_flags_and_overdue_visits(two_cohorts)
         clock.move_to(ny(2026, 6, 1, 15, 0))
         due_today = report(patient, ROUTINE, timezone.now())  # due Thu 4 June 15:00
         clock.move_to(ny(2026, 6, 4, 7, 5))  # Thursday
-        assert escalation.send_daily_digests(timezone.now()) == 1
+        assert digest.send_daily_digests(timezone.now()) == 1
 
     [email] = emails_to(alice)
     assert "1 overdue, 1 due today, 2 unresolved" in email.subject
@@ -385,13 +385,13 @@ def test_it_sends_no_digest_when_nothing_is_open_and_not_later_that_day(two_coho
     alice, bob, north, _ = two_cohorts
     patient = PatientFactory(cohort=north, treatment_end_date=datetime(2026, 6, 1).date())
     with time_machine.travel(ny(2026, 6, 1, 7, 0), tick=False) as clock:
-        assert escalation.send_daily_digests(timezone.now()) == 0
+        assert digest.send_daily_digests(timezone.now()) == 0
         clock.move_to(ny(2026, 6, 1, 9, 0))
         report(patient, ROUTINE, timezone.now())
         clock.move_to(ny(2026, 6, 1, 10, 0))
-        assert escalation.send_daily_digests(timezone.now()) == 0  # no mid-day digest
+        assert digest.send_daily_digests(timezone.now()) == 0  # no mid-day digest
         clock.move_to(ny(2026, 6, 2, 7, 0))
-        assert escalation.send_daily_digests(timezone.now()) == 1
+        assert digest.send_daily_digests(timezone.now()) == 1
 
     assert len(emails_to(alice)) == 1 and emails_to(bob) == []
 
@@ -401,6 +401,6 @@ def test_it_catches_up_a_digest_missed_at_the_digest_hour(two_cohorts):
     with time_machine.travel(ny(2026, 6, 1, 10, 0), tick=False) as clock:
         report(PatientFactory(cohort=north), ROUTINE, timezone.now())
         clock.move_to(ny(2026, 6, 2, 9, 0))  # beat was down at 07:00 and 08:00
-        assert escalation.send_daily_digests(timezone.now()) == 1
+        assert digest.send_daily_digests(timezone.now()) == 1
         clock.move_to(ny(2026, 6, 2, 10, 0))
-        assert escalation.send_daily_digests(timezone.now()) == 0
+        assert digest.send_daily_digests(timezone.now()) == 0

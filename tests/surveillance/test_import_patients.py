@@ -9,9 +9,9 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
-from scheduling.models import ReminderSeries, Visit
 from cohorts import services
 from cohorts.models import Patient, RiskAssessment, TumourProfile
+from scheduling.models import ReminderSeries, Visit
 from tests.factories import CohortFactory, PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db]
@@ -122,8 +122,8 @@ def test_it_imports_valid_rows_with_tiers_and_plans(write_csv, cohort):
         assert patient.site == "North Hospital"
         assert patient.phone.startswith("+1201555")
         assert patient.reminder_time == time(9, 30)
-        assert patient.sms_consent and patient.sms_consent_at is not None
-        assert patient.sms_consent_source == "import"
+        assert patient.contact.sms_consent and patient.contact.sms_consent_at is not None
+        assert patient.contact.sms_consent_source == "import"
         assert patient.enrolled_on == date(2026, 1, 10)
         assert patient.profile.treatment_end_date == date(2025, 12, 1)
         assert patient.visits.filter(status=Visit.Status.PLANNED).exists()
@@ -169,9 +169,9 @@ def test_it_reads_booleans_in_any_case(write_csv, cohort, text, expected):
     run_import(path)
 
     patient = Patient.objects.select_related("profile").get()
-    assert patient.sms_consent is expected
+    assert patient.contact.sms_consent is expected
     assert patient.profile.prior_recurrence is expected
-    assert (patient.sms_consent_at is not None) is expected
+    assert (patient.contact.sms_consent_at is not None) is expected
 
 
 @pytest.mark.parametrize(

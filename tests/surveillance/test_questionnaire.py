@@ -16,11 +16,10 @@ from django.apps import apps
 from django.db import connection, transaction
 from django.utils import timezone
 
-from notifications.models import Message
+from notifications.models import Contact, Message
 from notifications.sms_templates import DIAGNOSIS_WORDS, TEMPLATES, render
 from surveillance import lesions, questionnaire
 from surveillance.lesions import record_report
-from cohorts.models import Patient
 from surveillance.models import Flag, LesionReport, Questionnaire, ReportLink, SelfExamCheck
 from surveillance.triage import QUESTIONS
 from tests.factories import CohortFactory, PatientFactory
@@ -352,7 +351,7 @@ def test_it_times_out_a_stop_in_the_middle_into_an_incomplete_report(client, pat
         "opt_out",
     ]
     patient.refresh_from_db()
-    assert patient.sms_opted_out_at is not None
+    assert patient.contact.opted_out_at is not None
     assert len(questions(patient)) == 3  # STOP asked nothing more
     assert open_questionnaire(patient).step == 2
     assert questionnaire.close_expired(timezone.now()) == 0
@@ -382,7 +381,7 @@ def test_it_reports_an_answer_after_stop_at_once_without_asking_more(client, pat
 
 
 def test_it_reports_an_opted_out_patient_who_texts_about_a_lump_at_once(client, patient):
-    Patient.objects.filter(pk=patient.pk).update(sms_opted_out_at=timezone.now())
+    Contact.objects.filter(patients=patient).update(opted_out_at=timezone.now())
 
     assert say(client, patient, "I found a lump").routed_as == "questionnaire_unreachable"
 
@@ -486,7 +485,7 @@ def test_it_closes_more_expired_questionnaires_than_a_batch(client, cohort, cloc
 @pytest.mark.django_db(transaction=True)
 def test_it_skips_an_expired_questionnaire_another_transaction_holds(client, clock):
     # the data migration's protocol: a `transactional_db` flush of an earlier test drops it
-    importlib.import_module("scheduling.migrations.0002_default_protocol").load_default_protocol(
+    importlib.import_module("scheduling.migrations.0001_initial").load_default_protocol(
         apps, None
     )
     patient = PatientFactory(phone="+12015550127")

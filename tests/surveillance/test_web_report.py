@@ -15,9 +15,9 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
+from audit.models import AuditEvent
 from notifications.sms_templates import DIAGNOSIS_WORDS
 from surveillance import forms as lesion_forms
-from audit.models import AuditEvent
 from surveillance.models import Flag, LesionPhoto, LesionReport, ReportLink
 from surveillance.triage import QUESTIONS
 from surveillance.web_reports import claim_link, submit_web_report
@@ -46,7 +46,7 @@ ROUTINE = {**URGENT, "location": "elsewhere", "feel": "flat"}
 
 def ensure_default_protocol() -> None:
     """The data migration's protocol: a `transactional_db` flush of an earlier test drops it."""
-    migration = importlib.import_module("scheduling.migrations.0002_default_protocol")
+    migration = importlib.import_module("scheduling.migrations.0001_initial")
     migration.load_default_protocol(apps, None)
 
 
@@ -128,8 +128,8 @@ def test_it_shows_the_questions_without_the_patients_name(client, link, patient)
 
 @pytest.mark.django_db
 def test_it_speaks_the_patients_language(client, patient):
-    patient.language = "es"
-    patient.save()
+    patient.contact.language = "es"
+    patient.contact.save()
     link = make_link(patient)
 
     body = client.get(f"/r/{link.nonce}/").content.decode()

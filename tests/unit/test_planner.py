@@ -8,6 +8,7 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cohorts.risk import Tier
 from scheduling.default_protocol import DEFAULT_PROTOCOL
 from scheduling.planner import (
     Plan,
@@ -18,7 +19,6 @@ from scheduling.planner import (
     occurrences_after,
     plan,
 )
-from cohorts.risk import Tier
 
 TEN = time(10, 0)
 LONDON = "Europe/London"
