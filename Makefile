@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run test chaos lint format lock chromium clean
+.PHONY: install run test chaos lint lint-imports format lock chromium clean
 
 install: $(VENV)/.installed
 
@@ -23,10 +23,15 @@ run: install
 	$(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)/
 	$(BIN)/honcho start --procfile Procfile.dev --env /dev/null --port $(PORT)
 
-## The whole suite against PostgreSQL and Redis on loopback, a real Celery
-## worker and headless Chromium.
-test: install chromium
+## The architecture contracts, then the whole suite against PostgreSQL and
+## Redis on loopback, a real Celery worker and headless Chromium.
+test: install chromium lint-imports
 	$(BIN)/python -m pytest
+
+## Layers import only downwards, pure rules import no Django, no cycles in an
+## app (.importlinter; docs/architecture.md).
+lint-imports: install
+	$(BIN)/lint-imports
 
 ## Fault and soak runs: worker SIGKILLs, Redis restarts, provider faults (minutes).
 chaos: install
