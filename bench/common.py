@@ -133,13 +133,33 @@ def measured(function, *args, **kwargs) -> tuple[float, QueryCounter]:
 # --- Synthetic patients ------------------------------------------------------------------
 
 
+# NANP area codes for fictional 555-01xx numbers: 100 numbers per area code (about
+# 69,000 in all; past that, numbers are shared, as a couple's phone is).
+_AREA_CODES = [code for code in range(201, 990) if code % 100 != 11 and code % 10 != 0]
+
+
+def fictional_phone(n: int) -> str:
+    area = _AREA_CODES[(n // 100) % len(_AREA_CODES)]
+    return f"+1{area}55501{n % 100:02d}"
+
+
 def make_batch(rng: random.Random, cohort, start: int, size: int, today: date):
+    """Unsaved patients with their contacts bound (the numbers are written), and profiles."""
+    from cohorts import contacts
     from cohorts.models import Patient, TumourProfile
     from surveillance.demo import PROFILES
 
     kinds, weights = list(MIX), list(MIX.values())
-    patients, profiles = [], []
+    patients, profiles, phones = [], [], []
     for n in range(start, start + size):
+        phones.append(
+            {
+                "number": fictional_phone(n),
+                "timezone": rng.choice(TIME_ZONES),
+                "language": rng.choice(("en", "en", "en", "es")),
+                "sms_consent": True,
+            }
+        )
         treatment_end = today - timedelta(days=rng.randint(0, 8 * 365))
         enrolled_on = treatment_end + timedelta(days=rng.randint(0, (today - treatment_end).days))
         patients.append(
@@ -149,11 +169,7 @@ def make_batch(rng: random.Random, cohort, start: int, size: int, today: date):
                 last_name="Patient",
                 date_of_birth=date(1950, 1, 1) + timedelta(days=rng.randint(0, 40 * 365)),
                 mrn=f"BENCH{n:08d}",
-                phone=f"+1201555{100 + n % 100:04d}",  # fictional 555-01xx
-                timezone=rng.choice(TIME_ZONES),
-                language=rng.choice(("en", "en", "en", "es")),
                 reminder_time=rng.choice(REMINDER_TIMES),
-                sms_consent=True,
                 enrolled_on=enrolled_on,
             )
         )
@@ -166,6 +182,7 @@ def make_batch(rng: random.Random, cohort, start: int, size: int, today: date):
                 **PROFILES[kind],
             )
         )
+    contacts.bind(patients, phones)
     return patients, profiles
 
 

@@ -6,7 +6,7 @@ Run by hand (this is not a test, and it asserts nothing about timing):
 
 It creates a throwaway database (default `surveillance_bench`) on the server named by
 --admin-url, migrates it, enrols the patients batch by batch through
-`surveillance.services.enrol` (each call is its own transaction), counts the queries of
+`cohorts.services.enrol` (after the batch's phones are written) (each call is its own transaction), counts the queries of
 every batch, then re-plans one already planned batch, which should write nothing. The
 database is dropped at the end unless --keep. See bench/README.md for what it prints.
 """

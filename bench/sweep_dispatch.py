@@ -326,17 +326,17 @@ def queue_messages(count: int, patient_ids: list[int], zone: str, tag: str) -> N
     """Queue `count` self-exam messages (due now) for these patients, in `zone`."""
     from django.utils import timezone
 
+    from cohorts import messaging
     from cohorts.models import Patient
-    from notifications import outbox
-    from notifications.models import Message
+    from notifications.models import Contact, Message
 
-    Patient.objects.filter(pk__in=patient_ids).update(timezone=zone)
+    Contact.objects.filter(patients__in=patient_ids).update(timezone=zone)
     send_after = timezone.now() - timedelta(minutes=1)
     for start in range(0, count, 1000):
         chunk = [patient_ids[n % len(patient_ids)] for n in range(start, min(start + 1000, count))]
-        patients = Patient.objects.select_related("cohort").in_bulk(set(chunk))
+        patients = Patient.objects.select_related("cohort", "contact").in_bulk(set(chunk))
         Message.objects.bulk_create(
-            outbox.build(
+            messaging.build(
                 patients[pk], "self_exam", f"bench:{tag}:{start + n}", send_after=send_after
             )
             for n, pk in enumerate(chunk)
@@ -629,7 +629,7 @@ def run(args: argparse.Namespace, url: str) -> None:
         if cleared:
             print(f"  deleted {cleared} outbound message rows left by an earlier run")
     else:
-        print(f"Enrolling {args.patients} patients (surveillance.services.enrol, batches)")
+        print(f"Enrolling {args.patients} patients (cohorts.services.enrol, batches)")
         seconds = enrol_cohort(args.patients, args.batch_size, args.seed)
         print(f"  enrolled in {seconds:.1f} s ({args.patients / seconds:.0f} patients/s)")
 
