@@ -4,9 +4,11 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.mixins import AuditedAdminMixin
+from notifications.models import ConsentSource
 
-from . import services
+from . import contacts, services
 from .access import cohorts_for, patients_for
+from .admin_forms import PatientAdminForm
 from .models import Cohort, Patient, RiskAssessment, TumourProfile
 
 
@@ -42,11 +44,11 @@ class RiskAssessmentInline(admin.TabularInline):
 class PatientAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     """Every page that shows a patient, and every save, is audit-logged."""
 
+    form = PatientAdminForm
     list_display = ("last_name", "first_name", "mrn", "cohort", "risk_tier", "sms_consent")
     list_filter = ("cohort", "risk_tier", "contact__sms_consent", "contact__language")
     search_fields = ("last_name", "first_name", "mrn")
-    readonly_fields = ("risk_tier", "created_on", "modified_on", "audit_trail")
-    raw_id_fields = ("contact",)
+    readonly_fields = ("risk_tier", "sms_status", "created_on", "modified_on", "audit_trail")
     inlines = [TumourProfileInline, RiskAssessmentInline]
     audit_object_type = "patient"
 
@@ -56,6 +58,18 @@ class PatientAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     @admin.display(boolean=True, description="SMS consent")
     def sms_consent(self, patient):
         return patient.contact.sms_consent
+
+    @admin.display(description="SMS status")
+    def sms_status(self, patient):
+        if patient is None or not patient.contact_id:
+            return "-"
+        return patient.contact.refusal() or "Can receive SMS."
+
+    def save_model(self, request, obj, form, change):
+        """The phone's details go to its contact first: a patient always has one."""
+        zone = obj.timezone if change else obj.cohort.timezone
+        contacts.bind([obj], [form.phone_details()], ConsentSource.STAFF, default_timezone=zone)
+        super().save_model(request, obj, form, change)
 
     def has_delete_permission(self, request, obj=None):
         return False  # clinical record: deactivate instead

@@ -6,6 +6,7 @@ import pytest
 import time_machine
 
 from audit.models import AuditEvent
+from tests.admin_pages import form_data
 from tests.factories import PatientFactory
 
 pytestmark = [pytest.mark.django_db]
@@ -102,9 +103,7 @@ def test_it_keeps_the_audit_admin_read_only(admin_client, alice):
 
     assert admin_client.get("/admin/audit/auditevent/add/").status_code == 403
     assert admin_client.get(f"/admin/audit/auditevent/{event.pk}/delete/").status_code == 403
-    page = admin_client.post(
-        f"/admin/audit/auditevent/{event.pk}/change/", {"username": "mallory"}
-    )
+    page = admin_client.post(f"/admin/audit/auditevent/{event.pk}/change/", {"username": "mallory"})
     assert page.status_code == 403
     assert AuditEvent.objects.get(pk=event.pk).username == "alice"
 
@@ -117,25 +116,9 @@ def test_it_hides_the_audit_trail_from_non_admin_staff(client, alice):
     assert client.get("/admin/audit/auditevent/").status_code == 403
 
 
-def _form_data(response) -> dict:
-    """The POST body the change page would send back unchanged."""
-    forms = [response.context["adminform"].form]
-    for inline in response.context["inline_admin_formsets"]:
-        forms.append(inline.formset.management_form)
-        forms.extend(inline.formset.forms)
-    data = {}
-    for form in forms:
-        for name in form.fields:
-            value = form[name].value()
-            if value is None or value is False:
-                continue
-            data[form.add_prefix(name)] = "on" if value is True else value
-    return data
-
-
 def test_it_records_an_update_saved_in_the_admin(admin_client, patient):
     url = f"/admin/cohorts/patient/{patient.pk}/change/"
-    data = _form_data(admin_client.get(url))
+    data = form_data(admin_client.get(url))
     data["first_name"] = "Renamed"
 
     response = admin_client.post(url, data)

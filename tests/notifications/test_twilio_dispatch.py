@@ -19,7 +19,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cohorts import messaging
-from cohorts.models import Patient
 from notifications import dispatch
 from notifications.backends import get_backend
 from notifications.models import Contact, Message

@@ -485,9 +485,7 @@ def test_it_closes_more_expired_questionnaires_than_a_batch(client, cohort, cloc
 @pytest.mark.django_db(transaction=True)
 def test_it_skips_an_expired_questionnaire_another_transaction_holds(client, clock):
     # the data migration's protocol: a `transactional_db` flush of an earlier test drops it
-    importlib.import_module("scheduling.migrations.0001_initial").load_default_protocol(
-        apps, None
-    )
+    importlib.import_module("scheduling.migrations.0001_initial").load_default_protocol(apps, None)
     patient = PatientFactory(phone="+12015550127")
     say(client, patient, "2")
     clock.shift(timedelta(hours=25))
