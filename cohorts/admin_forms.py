@@ -72,4 +72,3 @@ class PatientAdminForm(forms.ModelForm):
         if data["timezone"]:
             details["timezone"] = data["timezone"]
         return details
-

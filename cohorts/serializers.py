@@ -34,8 +34,22 @@ class CohortSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Cohort
-        fields = ["id", "name", "site", "coordinators", "clinical_leads", "is_active", "created_on"]
+        fields = [
+            "id",
+            "name",
+            "site",
+            "timezone",
+            "contact_phone",
+            "coordinators",
+            "clinical_leads",
+            "is_active",
+            "created_on",
+        ]
         read_only_fields = ["created_on"]
+
+    def validate_timezone(self, value):
+        _django_validator(validate_time_zone, value)
+        return value
 
 
 class TumourProfileSerializer(serializers.ModelSerializer):

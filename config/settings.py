@@ -2,7 +2,7 @@
 
 Every variable is optional: without any, the service runs embedded on one
 machine (SQLite and a file-system Celery broker under var/, console SMS). The
-variables named in DESIGN.md switch it to PostgreSQL, Redis and Twilio.
+variables in docs/contracts.md switch it to PostgreSQL, Redis and Twilio.
 """
 
 import secrets

@@ -1,6 +1,6 @@
 """End to end: due-sweep -> outbox -> real Celery workers -> Twilio SDK -> FakeTwilio.
 
-The promise under test (DESIGN.md, "What must hold, always"): no message lost, none sent
+The promise under test (docs/contracts.md, "What must hold, always"): no message lost, none sent
 twice for the same occurrence. 1,000 patients each have one reminder due now; in the end the
 provider must hold exactly one SMS per patient and every outbox row must be `sent` with the
 provider's sid. The happy path runs in the normal suite; the fault runs (worker SIGKILL,

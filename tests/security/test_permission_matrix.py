@@ -7,8 +7,8 @@ keeps it so). A route or a method the matrix below does not know fails
 `test_the_matrix_knows_every_api_route`, so a new endpoint cannot ship without
 saying who may call it.
 
-For each route, method and role the expectations are (DESIGN.md, "What must
-hold, always"; README "Security"):
+For each route, method and role the expectations are (docs/contracts.md, "What
+must hold, always" and "Roles"; README "Security"):
 - anonymous: 401 with `WWW-Authenticate: Token` (TokenAuthentication comes
   first and has an authenticate header), and no patient data in the body;
 - a record of the user's own cohort: 2xx, or 400/409 for a well-formed but

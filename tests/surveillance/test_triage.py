@@ -1,4 +1,4 @@
-"""Lesion triage: the DESIGN table row by row, then its properties. Pure."""
+"""Lesion triage: the table of docs/clinical-defaults.md row by row, then its properties. Pure."""
 
 import pytest
 from hypothesis import given
@@ -29,7 +29,7 @@ RAISING = [
 PARTIAL = "Questionnaire not finished: answers are partial"
 
 
-# --- The DESIGN table, row by row --------------------------------------------------------
+# --- The triage table (docs/clinical-defaults.md), row by row --------------------------------------------------------
 
 
 def test_it_keeps_a_calm_report_routine():
