@@ -29,7 +29,7 @@ RAISING = [
 PARTIAL = "Questionnaire not finished: answers are partial"
 
 
-# --- The triage table (docs/clinical-defaults.md), row by row --------------------------------------------------------
+# --- The triage table (docs/clinical-defaults.md), row by row -------------------------
 
 
 def test_it_keeps_a_calm_report_routine():
