@@ -8,7 +8,8 @@ It creates a throwaway database (default `surveillance_bench`) on the server nam
 --admin-url, migrates it, enrols the patients batch by batch through
 `cohorts.services.enrol` once their phones are written (each call is its own
 transaction), counts the queries of every batch, then re-plans one already planned
-batch, which should write nothing. The database is dropped at the end unless --keep. See bench/README.md for what it prints.
+batch, which should write nothing. The database is dropped at the end unless --keep.
+See bench/README.md for what it prints.
 """
 
 import argparse
