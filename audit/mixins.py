@@ -9,7 +9,17 @@ def _succeeded(response) -> bool:
     return 200 <= response.status_code < 300
 
 
-class AuditedViewSetMixin:
+class _Audited:
+    """What is audited: `audit_object_type` names it, `audit_patient_id` says whose it is."""
+
+    audit_object_type = "patient"
+
+    def audit_patient_id(self, obj) -> int | None:
+        """Whose record `obj` is: override where the link is not `patient_id`."""
+        return patient_id_of(obj)
+
+
+class AuditedViewSetMixin(_Audited):
     """Audit a DRF viewset's successful reads and writes of patient records.
 
     Put it before the DRF base classes. It notes what the view touched (the
@@ -24,12 +34,7 @@ class AuditedViewSetMixin:
     view action to `(audit action, object type)` when the defaults do not fit.
     """
 
-    audit_object_type = "patient"
     audit_actions: dict[str, tuple[str, str | None]] = {}
-
-    def audit_patient_id(self, obj) -> int | None:
-        """Whose record `obj` is: override where the link is not `patient_id`."""
-        return patient_id_of(obj)
 
     _DEFAULT_ACTIONS = {
         "retrieve": Action.VIEW,
@@ -94,19 +99,13 @@ class AuditedViewSetMixin:
         return response
 
 
-class AuditedAdminMixin:
+class AuditedAdminMixin(_Audited):
     """Audit the admin's pages of patient records.
 
     The change list writes one row per object on the page; the change page
     a view (GET) and the save an update (or a create); the history pages a
     view; deletions a delete. Put it before `admin.ModelAdmin`.
     """
-
-    audit_object_type = "patient"
-
-    def audit_patient_id(self, obj) -> int | None:
-        """Whose record `obj` is: override where the link is not `patient_id`."""
-        return patient_id_of(obj)
 
     def _audit_reason(self, request, page: str) -> str:
         return default_reason(request) or (
