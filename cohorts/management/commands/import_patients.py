@@ -17,9 +17,10 @@ Required columns (a blank cell is reported as "This field is required."):
     treatment_end_date       YYYY-MM-DD, end of primary treatment
 
 Optional columns (the column may be left out, or a cell left blank, to get the
-model default shown in brackets):
+default shown in brackets). Phone, zone, language and consent belong to the
+number: a number already known keeps what a blank cell does not change.
 
-    timezone                 IANA name such as America/New_York [UTC]
+    timezone                 IANA name such as America/New_York [the cohort's zone]
     language                 en | es [en]
     reminder_time            HH:MM, local time of reminders [10:00]
     sms_consent              boolean [false]; true records consent now, source "import"

@@ -373,3 +373,14 @@ def test_it_runs_the_same_number_of_queries_whatever_the_number_of_rows(write_cs
     assert Patient.objects.count() == 50
     assert small == large
     assert small < 40, small
+
+
+def test_a_row_without_a_zone_takes_the_cohorts_zone(write_csv, cohort):
+    type(cohort).objects.filter(pk=cohort.pk).update(timezone="Europe/Madrid")
+    required = ["first_name", "last_name", "date_of_birth", "mrn", "phone", "treatment_end_date"]
+    path = write_csv([row(1), row(2, timezone="America/Chicago")], columns=[*required, "timezone"])
+
+    run_import(path)
+
+    zones = list(Patient.objects.order_by("mrn").values_list("contact__timezone", flat=True))
+    assert zones == ["Europe/Madrid", "America/Chicago"]
