@@ -378,7 +378,8 @@ def test_it_runs_the_same_number_of_queries_whatever_the_number_of_rows(write_cs
 def test_a_row_without_a_zone_takes_the_cohorts_zone(write_csv, cohort):
     type(cohort).objects.filter(pk=cohort.pk).update(timezone="Europe/Madrid")
     required = ["first_name", "last_name", "date_of_birth", "mrn", "phone", "treatment_end_date"]
-    path = write_csv([row(1), row(2, timezone="America/Chicago")], columns=[*required, "timezone"])
+    rows = [row(1, timezone=""), row(2, timezone="America/Chicago")]
+    path = write_csv(rows, columns=[*required, "timezone"])
 
     run_import(path)
 
