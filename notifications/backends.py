@@ -5,7 +5,7 @@ caller may do next:
 - `retryable`: the provider surely did not send it (connection refused,
   429): try again later.
 - `ambiguous`: the provider may have sent it (timeout, 5xx): look it up at
-  the provider before any retry, or the patient could get it twice.
+  the provider before any retry, or the recipient could get it twice.
 - neither: permanent (`code` says why, e.g. 21610 unsubscribed); never retry.
 """
 

@@ -1,4 +1,4 @@
-"""Inbound SMS: stored first, then routed. Nothing a patient writes is dropped.
+"""Inbound SMS: stored first, then routed. Nothing anyone writes is dropped.
 
 Routing order: the carrier keywords (STOP, START, HELP), then the handlers
 other apps register in `hooks` (the lesion questionnaire, self-exam answers), and what

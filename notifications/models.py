@@ -107,7 +107,7 @@ class Message(models.Model):
         REPORT_RECEIVED = "report_received", "Report acknowledgement"
         VISIT_BOOKED = "visit_booked", "Visit booked after a report"
         STAFF_ALERT = "staff_alert", "Alert to the on-call number"
-        INBOUND = "inbound", "From the patient"
+        INBOUND = "inbound", "Received"
 
     # How far each delivery status has got: callbacks never move a message back.
     PROGRESS = {

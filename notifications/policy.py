@@ -1,6 +1,6 @@
 """When an SMS may go: quiet hours and the frequency cap. Pure, no Django.
 
-SMS is sent only between 08:00 and 21:00 in the patient's own time zone. A
+SMS is sent only between 08:00 and 21:00 in the recipient's own time zone. A
 routine message also respects a frequency cap (by default at most one a day
 and three a week, following the FCC's conditions for exempted healthcare
 messages); urgent messages and replies in an ongoing conversation are exempt
@@ -42,7 +42,7 @@ def earliest_send(
 ) -> Decision:
     """The earliest moment (>= now) the message may be sent, and what held it back.
 
-    `routine_sent_at` are the send times of the patient's earlier routine SMS.
+    `routine_sent_at` are the send times of the number's earlier routine SMS.
     `exempt` is true for urgent messages and replies: no cap, no pause.
     """
     zone = ZoneInfo(timezone)

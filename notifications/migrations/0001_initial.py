@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('subject_id', models.PositiveBigIntegerField(blank=True, null=True)),
                 ('direction', models.CharField(choices=[('outbound', 'Outbound'), ('inbound', 'Inbound')], max_length=8)),
-                ('kind', models.CharField(choices=[('self_exam', 'Skin self-exam reminder'), ('visit_reminder', 'Visit reminder'), ('check_in', 'Check-in from staff'), ('help', 'HELP answer'), ('opted_in', 'START confirmation'), ('reply', 'Reply in a conversation'), ('question', 'Questionnaire question'), ('report_received', 'Report acknowledgement'), ('visit_booked', 'Visit booked after a report'), ('staff_alert', 'Alert to the on-call number'), ('inbound', 'From the patient')], max_length=20)),
+                ('kind', models.CharField(choices=[('self_exam', 'Skin self-exam reminder'), ('visit_reminder', 'Visit reminder'), ('check_in', 'Check-in from staff'), ('help', 'HELP answer'), ('opted_in', 'START confirmation'), ('reply', 'Reply in a conversation'), ('question', 'Questionnaire question'), ('report_received', 'Report acknowledgement'), ('visit_booked', 'Visit booked after a report'), ('staff_alert', 'Alert to the on-call number'), ('inbound', 'Received')], max_length=20)),
                 ('body', models.TextField()),
                 ('to_number', models.CharField(max_length=64)),
                 ('from_number', models.CharField(blank=True, max_length=64)),
