@@ -1,6 +1,6 @@
 import django_filters
 
-from notifications.models import Message
+from notifications.models import Language, Message
 
 from .access import cohorts_for, patients_for
 from .models import Cohort, Patient
@@ -34,7 +34,7 @@ class PatientFilter(django_filters.FilterSet):
         model = Patient
         fields = ["cohort", "risk_tier", "is_active"]
 
-    language = django_filters.CharFilter(field_name="contact__language")
+    language = django_filters.ChoiceFilter(field_name="contact__language", choices=Language.choices)
     sms_consent = django_filters.BooleanFilter(field_name="contact__sms_consent")
 
 
