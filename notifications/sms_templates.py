@@ -45,9 +45,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "es": "Su equipo de atención de {site} le ha reservado una cita el {day} a las "
         "{hour}{place}. Responda HELP para ayuda.",
     },
-    # The SMS lesion questionnaire (surveillance/questionnaire.py): one question per
-    # message, kind "question". The options are numbered in the order of
-    # surveillance.triage.QUESTIONS; "question" wraps one of the question_* texts.
+    # A questionnaire's question, one per message (kind "question"): the app that asks
+    # gives the question's own words as {text}.
     "question": {
         "en": "{intro}{retry}({number}/{total}) {text}",
         "es": "{intro}{retry}({number}/{total}) {text}",
@@ -61,42 +60,6 @@ TEMPLATES: dict[str, dict[str, str]] = {
     "question_retry": {
         "en": "Sorry, we did not understand. Please reply with a number. ",
         "es": "Perdone, no le entendimos. Responda con un número. ",
-    },
-    "question_location": {
-        "en": "Where is it? Reply 1 near your scar, 2 on your chest, 3 somewhere else.",
-        "es": "¿Dónde está? Responda 1 cerca de la cicatriz, 2 en el pecho, 3 en otro lugar.",
-    },
-    "question_onset": {
-        "en": "How did it appear? Reply 1 suddenly or it is growing fast, 2 slowly.",
-        "es": "¿Cómo apareció? Responda 1 de repente o crece rápido, 2 poco a poco.",
-    },
-    "question_feel": {
-        "en": "How does it feel? Reply 1 a firm lump, 2 flat, 3 dry or scaly.",
-        "es": "¿Cómo se siente al tocarlo? Responda 1 un bulto firme, 2 plano, 3 seco o escamoso.",
-    },
-    "question_colour": {
-        "en": "What colour is it? Reply 1 like your skin, 2 pink, 3 red, 4 purple.",
-        "es": "¿De qué color es? Responda 1 como su piel, 2 rosado, 3 rojo, 4 morado.",
-    },
-    "question_itch": {
-        "en": "Does it itch? Reply 1 yes, 2 no.",
-        "es": "¿Le pica? Responda 1 sí, 2 no.",
-    },
-    "question_pain": {
-        "en": "Does it hurt? Reply 1 yes, 2 no.",
-        "es": "¿Le duele? Responda 1 sí, 2 no.",
-    },
-    "question_bleeding": {
-        "en": "Does it bleed, or is it an open sore? Reply 1 yes, 2 no.",
-        "es": "¿Sangra o es una llaga abierta? Responda 1 sí, 2 no.",
-    },
-    "question_count": {
-        "en": "How many are there? Reply 1 just one, 2 more than one.",
-        "es": "¿Cuántos hay? Responda 1 solo uno, 2 más de uno.",
-    },
-    "question_duration": {
-        "en": "How long have you had it? Reply 1 two weeks or less, 2 more than two weeks.",
-        "es": "¿Desde cuándo lo tiene? Responda 1 dos semanas o menos, 2 más de dos semanas.",
     },
     "opted_in": {
         "en": "You will receive messages from your care team at {site} again. Reply STOP to "

@@ -28,93 +28,13 @@ from django.template.defaultfilters import filesizeformat
 from PIL import Image, ImageOps
 
 from .triage import QUESTIONS
+from .wording import ANSWER_LABELS, QUESTION_LABELS
 
 MAX_PHOTOS = 3
 NOTE_MAX_LENGTH = 2000
 
 # Pillow's format name -> the content type stored and served.
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-
-# The questions, in plain words, in each patient language.
-QUESTION_LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "location": "Where is it?",
-        "onset": "How did it appear?",
-        "feel": "How does it feel when you touch it?",
-        "colour": "What colour is it?",
-        "itch": "Does it itch?",
-        "pain": "Does it hurt?",
-        "bleeding": "Does it bleed, or is there an open sore?",
-        "count": "How many are there?",
-        "duration": "How long have you had it?",
-    },
-    "es": {
-        "location": "¿Dónde está?",
-        "onset": "¿Cómo apareció?",
-        "feel": "¿Cómo se siente al tocarlo?",
-        "colour": "¿De qué color es?",
-        "itch": "¿Le pica?",
-        "pain": "¿Le duele?",
-        "bleeding": "¿Sangra, o hay una herida abierta?",
-        "count": "¿Cuántos hay?",
-        "duration": "¿Desde cuándo lo tiene?",
-    },
-}
-
-_YES_NO = {"en": {"yes": "Yes", "no": "No"}, "es": {"yes": "Sí", "no": "No"}}
-
-# The answers, by question then answer code, in each patient language.
-ANSWER_LABELS: dict[str, dict[str, dict[str, str]]] = {
-    "en": {
-        "location": {
-            "near_scar": "Near my scar",
-            "chest_wall": "On my chest",
-            "elsewhere": "Somewhere else on my body",
-        },
-        "onset": {"sudden_or_fast": "Suddenly, or it is growing fast", "gradual": "Slowly"},
-        "feel": {"firm_lump": "A firm bump or lump", "flat": "Flat", "scaly": "Rough or scaly"},
-        "colour": {
-            "skin": "The same colour as my skin",
-            "pink": "Pink",
-            "red": "Red",
-            "purple": "Purple or bluish",
-        },
-        "itch": _YES_NO["en"],
-        "pain": _YES_NO["en"],
-        "bleeding": _YES_NO["en"],
-        "count": {"one": "Just one", "more_than_one": "More than one"},
-        "duration": {
-            "under_two_weeks": "Less than two weeks",
-            "over_two_weeks": "Two weeks or more",
-        },
-    },
-    "es": {
-        "location": {
-            "near_scar": "Cerca de mi cicatriz",
-            "chest_wall": "En el pecho",
-            "elsewhere": "En otra parte del cuerpo",
-        },
-        "onset": {
-            "sudden_or_fast": "De repente, o está creciendo rápido",
-            "gradual": "Poco a poco",
-        },
-        "feel": {"firm_lump": "Un bulto firme", "flat": "Plano", "scaly": "Áspero o con escamas"},
-        "colour": {
-            "skin": "Del mismo color que mi piel",
-            "pink": "Rosado",
-            "red": "Rojo",
-            "purple": "Morado o azulado",
-        },
-        "itch": _YES_NO["es"],
-        "pain": _YES_NO["es"],
-        "bleeding": _YES_NO["es"],
-        "count": {"one": "Solo uno", "more_than_one": "Más de uno"},
-        "duration": {
-            "under_two_weeks": "Menos de dos semanas",
-            "over_two_weeks": "Dos semanas o más",
-        },
-    },
-}
 
 # The rest of the words on the patient's pages.
 TEXT: dict[str, dict[str, str]] = {

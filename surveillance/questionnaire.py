@@ -40,6 +40,7 @@ from notifications.sms_templates import render
 from .lesions import record_report
 from .models import Questionnaire, ReportLink, SelfExamCheck
 from .triage import QUESTIONS
+from .wording import sms_question
 
 STEPS: tuple[str, ...] = tuple(QUESTIONS)
 
@@ -159,7 +160,7 @@ def _ask(questionnaire: Questionnaire, patient: Patient, *, retry: bool = False,
         retry=render("question_retry", language, site=site) if retry else "",
         number=str(step + 1),
         total=str(len(STEPS)),
-        text=render(f"question_{STEPS[step]}", language, site=site),
+        text=sms_question(STEPS[step], language),
     )
     questionnaire.messages.add(message)
 

@@ -22,6 +22,7 @@ from surveillance import lesions, questionnaire
 from surveillance.lesions import record_report
 from surveillance.models import Flag, LesionReport, Questionnaire, ReportLink, SelfExamCheck
 from surveillance.triage import QUESTIONS
+from surveillance.wording import sms_question
 from tests.factories import CohortFactory, PatientFactory
 from tests.fake_twilio import FAKE_AUTH_TOKEN, inbound_sms_params, public_url, signed_post_kwargs
 
@@ -156,7 +157,7 @@ def test_it_takes_a_whole_conversation_in_spanish_to_a_complete_report(client, s
     assert labels[-1] == "questionnaire_done"
     asked = questions(spanish_patient)
     assert asked[0].body.startswith("Su equipo de atención de North Hospital quiere saber más")
-    where = "(1/9) ¿Dónde está? Responda 1 cerca de la cicatriz, 2 en el pecho, 3 en otro lugar."
+    where = "(1/9) " + sms_question("location", "es")
     assert asked[0].body.endswith(where)
     assert asked[4].body == "(5/9) ¿Le pica? Responda 1 sí, 2 no."
     report = LesionReport.objects.get(patient=spanish_patient)
@@ -222,7 +223,7 @@ def test_it_offers_the_one_time_web_link_in_the_first_question(client, patient):
     first = questions(patient)[0]
     assert f"{BASE_URL}/r/{link.nonce}/" in first.body
     assert "valid 72 h" in first.body
-    assert first.body.endswith("(1/9) " + render("question_location", "en"))
+    assert first.body.endswith("(1/9) " + sms_question("location", "en"))
     # later questions carry no link
     say(client, patient, "1")
     assert "/r/" not in questions(patient)[1].body
@@ -288,7 +289,7 @@ def test_it_re_asks_an_unclear_answer_once_then_moves_on(client, patient, first,
     asked = questions(patient)
     assert len(asked) == 3
     assert asked[1].body.startswith("Sorry, we did not understand. Please reply with a number.")
-    assert asked[1].body.endswith("(1/9) " + render("question_location", "en"))
+    assert asked[1].body.endswith("(1/9) " + sms_question("location", "en"))
     assert asked[2].body.startswith("(2/9) How did it appear?")
     current = open_questionnaire(patient)
     assert (current.step, current.reasked, current.answers) == (1, False, {})
@@ -535,7 +536,7 @@ def test_it_closes_the_open_questionnaire_into_a_web_report(client, patient, clo
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_it_asks_short_numbered_questions_without_diagnosis_words(language):
     for index, (step, options) in enumerate(QUESTIONS.items()):
-        text = render(f"question_{step}", language)
+        text = sms_question(step, language)
         body = render(
             "question",
             language,
