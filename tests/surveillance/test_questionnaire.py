@@ -133,7 +133,7 @@ def test_it_takes_a_whole_conversation_in_english_to_a_complete_report(client, p
     }
     asked = questions(patient)
     assert [q.body.split(") ", 1)[1] for q in asked] == [
-        render(f"question_{step}", "en") for step in STEPS
+        sms_question(step, "en") for step in STEPS
     ]
     assert all(q.is_reply and q.direction == "outbound" for q in asked)
     assert asked[1].body.startswith("(2/9) How did it appear?")
