@@ -21,7 +21,7 @@ from scheduling.models import Visit
 from .alerts import alert_urgent_flag
 from .business_days import add_business_days
 from .models import Flag, Holiday, LesionReport, Questionnaire
-from .triage import triage
+from .triage import QUESTIONS, triage
 
 
 class FlagStateError(Exception):
@@ -47,9 +47,20 @@ def record_report(
     note: str = "",
     messages: Iterable[Message] = (),
     at: datetime | None = None,
+    thank: bool = True,
 ) -> Flag:
-    """Save the report, triage it into a flag, tell the patient, alert if urgent."""
+    """Save the report, triage it into a flag, tell the patient, alert if urgent.
+
+    A web report made while the patient's SMS questionnaire is open completes
+    that questionnaire's report and flag instead: one lesion, one flag. The
+    SMS questionnaire itself opens its report at the first message
+    (`thank=False`: the patient is thanked when it ends).
+    """
     at = at or timezone.now()
+    if channel == LesionReport.Channel.WEB:
+        flag = complete_open_questionnaire(patient, answers, complete, note, at)
+        if flag is not None:
+            return flag
     report = LesionReport.objects.create(
         patient=patient,
         channel=channel,
@@ -60,11 +71,9 @@ def record_report(
         created_at=at,
     )
     report.messages.set(messages)
-    if channel != LesionReport.Channel.SMS:
-        merge_open_questionnaire(report)
-    result = triage(answers, patient.risk_tier, complete)
-    sla = settings.FLAG_REVIEW_BUSINESS_DAYS[result.urgency]
-    days_off, zone = holidays(), patient.cohort.timezone
+    if channel == LesionReport.Channel.STAFF:
+        close_open_questionnaire(report)
+    result = triage(answers, patient.risk_tier, complete, note)
     flag = Flag.objects.create(
         patient=patient,
         report=report,
@@ -72,9 +81,28 @@ def record_report(
         reasons=list(result.reasons),
         rule_version=result.rule_version,
         created_at=at,
-        review_due_at=add_business_days(at, sla, zone, days_off),
-        lead_escalation_due_at=add_business_days(at, 2 * sla, zone, days_off),
+        **_deadlines(patient, at, result.urgency),
     )
+    if thank:
+        thank_patient(flag)
+    if flag.urgency == Flag.Urgency.URGENT:
+        transaction.on_commit(lambda: alert_urgent_flag.delay(flag.pk))
+    return flag
+
+
+def _deadlines(patient: Patient, since: datetime, urgency: str) -> dict:
+    """Review and lead-escalation deadlines, in business days of the site from `since`."""
+    sla = settings.FLAG_REVIEW_BUSINESS_DAYS[urgency]
+    days_off, zone = holidays(), patient.cohort.timezone
+    return {
+        "review_due_at": add_business_days(since, sla, zone, days_off),
+        "lead_escalation_due_at": add_business_days(since, 2 * sla, zone, days_off),
+    }
+
+
+def thank_patient(flag: Flag) -> None:
+    """The SMS saying when the care team will be in touch (once per flag)."""
+    patient = flag.patient
     messaging.queue(
         patient,
         "report_received",
@@ -82,27 +110,73 @@ def record_report(
         is_reply=True,
         when=WHEN[flag.urgency].get(patient.language, WHEN[flag.urgency]["en"]),
     )
-    if flag.urgency == Flag.Urgency.URGENT:
-        transaction.on_commit(lambda: alert_urgent_flag.delay(flag.pk))
+
+
+@transaction.atomic
+def retriage(flag: Flag) -> Flag:
+    """Triage the flag's report again as it grows; urgency only ever rises on its own.
+
+    The deadlines still count from the first report: a routine flag that
+    becomes urgent is due one business day after the patient first wrote.
+    """
+    flag = _locked(flag)
+    report = flag.report
+    result = triage(report.answers, flag.patient.risk_tier, report.complete, report.note)
+    flag.reasons, flag.rule_version = list(result.reasons), result.rule_version
+    fields = ["reasons", "rule_version"]
+    if result.urgency == Flag.Urgency.URGENT and flag.urgency != Flag.Urgency.URGENT:
+        flag.urgency = Flag.Urgency.URGENT
+        for name, value in _deadlines(flag.patient, flag.created_at, flag.urgency).items():
+            setattr(flag, name, value)
+        fields += ["urgency", "review_due_at", "lead_escalation_due_at"]
+        if flag.status != Flag.Status.RESOLVED:
+            transaction.on_commit(lambda: alert_urgent_flag.delay(flag.pk))
+    flag.save(update_fields=fields)
     return flag
 
 
-def merge_open_questionnaire(report: LesionReport) -> bool:
-    """Close an SMS questionnaire left open into a report made by web or staff.
-
-    The patient who texted "2" may answer on the web link instead; without
-    this, the abandoned questionnaire would time out into a second flag for
-    the same lesion. Returns whether one was open.
-    """
-    questionnaire = (
+def _open_questionnaire(patient_id: int) -> Questionnaire | None:
+    return (
         Questionnaire.objects.select_for_update()
-        .filter(patient_id=report.patient_id, closed_at__isnull=True)
+        .filter(patient_id=patient_id, closed_at__isnull=True)
         .first()
     )
+
+
+def complete_open_questionnaire(
+    patient: Patient, answers: dict, complete: bool, note: str, at: datetime
+) -> Flag | None:
+    """The patient answered on the web link instead: their SMS report takes the web answers.
+
+    Returns the questionnaire's flag, re-triaged, or None when none is open.
+    """
+    questionnaire = _open_questionnaire(patient.pk)
+    if questionnaire is None or questionnaire.report_id is None:
+        return None
+    report = questionnaire.report
+    report.answers = {**report.answers, **answers}
+    report.complete = complete or set(report.answers) >= set(QUESTIONS)
+    report.note = "\n".join(part for part in (report.note, note) if part)
+    report.save(update_fields=["answers", "complete", "note"])
+    report.messages.add(*questionnaire.messages.all())
+    questionnaire.closed_at = at
+    questionnaire.save(update_fields=["closed_at"])
+    flag = retriage(report.flag)
+    thank_patient(flag)
+    return flag
+
+
+def close_open_questionnaire(report: LesionReport) -> bool:
+    """Staff took the report by phone or in clinic: stop asking by SMS.
+
+    The SMS exchange so far is linked to the staff report too. Returns
+    whether a questionnaire was open.
+    """
+    questionnaire = _open_questionnaire(report.patient_id)
     if questionnaire is None:
         return False
-    questionnaire.closed_at, questionnaire.report = timezone.now(), report
-    questionnaire.save(update_fields=["closed_at", "report"])
+    questionnaire.closed_at = timezone.now()
+    questionnaire.save(update_fields=["closed_at"])
     report.messages.add(*questionnaire.messages.all())
     return True
 

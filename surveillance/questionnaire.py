@@ -37,8 +37,8 @@ from notifications import hooks
 from notifications.models import Message
 from notifications.sms_templates import render
 
-from .lesions import record_report
-from .models import Questionnaire, ReportLink, SelfExamCheck
+from .lesions import record_report, retriage, thank_patient
+from .models import Flag, Questionnaire, ReportLink, SelfExamCheck
 from .triage import QUESTIONS
 from .wording import sms_question
 
@@ -173,21 +173,40 @@ def _note(questionnaire: Questionnaire) -> str:
     return "\n".join(body for body in bodies.values_list("body", flat=True) if is_free_text(body))
 
 
-def _finish(questionnaire: Questionnaire, *, complete: bool, at: datetime):
-    """Close the questionnaire and turn it into a report and a flag (which thanks the patient)."""
-    questionnaire.closed_at = at
-    questionnaire.save(update_fields=["closed_at"])
+def _open_report(questionnaire: Questionnaire, message: Message, moment: datetime) -> Flag:
+    """The report and its flag exist from the first message: a clinician sees it at once."""
     flag = record_report(
         questionnaire.patient,
         "sms",
-        {question: code for question, code in questionnaire.answers.items() if code},
-        complete=complete,
+        {},
+        complete=False,
         note=_note(questionnaire),
-        messages=list(questionnaire.messages.all()),
-        at=at,
+        messages=[message],
+        at=moment,
+        thank=False,
     )
     questionnaire.report = flag.report
     questionnaire.save(update_fields=["report"])
+    return flag
+
+
+def _update_report(questionnaire: Questionnaire, *, complete: bool = False) -> Flag:
+    """Copy the answers and words so far into the report, and triage it again."""
+    report = questionnaire.report
+    report.answers = {question: code for question, code in questionnaire.answers.items() if code}
+    report.complete = complete
+    report.note = _note(questionnaire)
+    report.save(update_fields=["answers", "complete", "note"])
+    report.messages.add(*questionnaire.messages.all())
+    return retriage(report.flag)
+
+
+def _finish(questionnaire: Questionnaire, *, complete: bool, at: datetime) -> Flag:
+    """Close the questionnaire: its report is final, triaged once more, the patient thanked."""
+    questionnaire.closed_at = at
+    questionnaire.save(update_fields=["closed_at"])
+    flag = _update_report(questionnaire, complete=complete)
+    thank_patient(flag)
     return flag
 
 
@@ -203,6 +222,7 @@ def _start(message: Message, patient: Patient, moment: datetime) -> str:
         patient=patient, started_at=moment, expires_at=_expiry(moment)
     )
     questionnaire.messages.add(message)
+    _open_report(questionnaire, message, moment)
     if not patient.can_receive_sms:
         # No question can reach them (STOP, no consent, bad number): a person calls instead.
         _finish(questionnaire, complete=False, at=moment)
@@ -220,6 +240,7 @@ def _answer(questionnaire: Questionnaire, message: Message, patient: Patient, mo
     if choice is None and not questionnaire.reasked and patient.can_receive_sms:
         questionnaire.reasked = True
         questionnaire.save(update_fields=["reasked", "expires_at"])
+        _update_report(questionnaire)  # their words may say it bleeds
         _ask(questionnaire, patient, retry=True)
         return "questionnaire_reask"
     if choice is not None:
@@ -234,6 +255,7 @@ def _answer(questionnaire: Questionnaire, message: Message, patient: Patient, mo
         # They said STOP (or the number failed) mid-way: report what we have now.
         _finish(questionnaire, complete=False, at=moment)
         return "questionnaire_unreachable"
+    _update_report(questionnaire)
     _ask(questionnaire, patient)
     return "questionnaire_answer" if choice is not None else "questionnaire_unanswered"
 

@@ -7,17 +7,25 @@ dermatitis or an infection. The red flags below follow that picture. Every
 report becomes a flag that a clinician reviews; triage decides how fast.
 
 - urgent (review within 1 business day, urgent visit suggested): bleeding or
-  an open sore; or two or more red flags; or a very-high-risk patient;
+  an open sore; or two or more red flags; or a very-high-risk patient; or the
+  patient's own words say it bleeds, is an open sore or grows fast (English
+  or Spanish: a patient who writes "it's bleeding" and stops answering is
+  not left routine);
 - routine (review within 3 business days): everything else.
+
+Reading words errs towards urgent: "not bleeding" still reads as bleeding. A
+clinician reads every report; the words only decide how fast.
 """
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from cohorts.risk import Tier
 
-RULE_VERSION = "2026.1"
+RULE_VERSION = "2026.2"  # 2026.2: the patient's own words are read
 
 
 class Urgency(StrEnum):
@@ -51,6 +59,46 @@ RED_FLAGS: tuple[tuple[str, frozenset[str], str], ...] = (
 )
 
 
+# Phrases in a patient's own words that make a report urgent, accents and case removed.
+URGENT_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "Patient's words: bleeding or an open sore",
+        (
+            "bleed", "bleeds", "bleeding", "bled", "blood", "bloody", "open sore",
+            "open wound", "ulcer", "oozing", "weeping",
+            "sangra", "sangrando", "sangrado", "sangre", "herida abierta", "llaga abierta",
+            "ulcera", "supura",
+        ),
+    ),
+    (
+        "Patient's words: growing fast",
+        (
+            "growing fast", "growing quickly", "growing rapidly", "grows fast",
+            "grew fast", "getting bigger", "getting larger", "got bigger",
+            "crece rapido", "creciendo rapido", "crece muy rapido", "crecio rapido",
+            "mas grande", "creciendo mucho",
+        ),
+    ),
+)  # fmt: skip
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join(
+        re.findall(r"\w+", "".join(c for c in decomposed if not unicodedata.combining(c)))
+    )
+
+
+def words_reasons(text: str) -> list[str]:
+    """What the patient's own words say that makes a report urgent (whole words only)."""
+    plain = f" {_plain(text or '')} "
+    return [
+        reason
+        for reason, phrases in URGENT_WORDS
+        if any(f" {phrase} " in plain for phrase in phrases)
+    ]
+
+
 @dataclass(frozen=True)
 class Triage:
     urgency: Urgency
@@ -63,11 +111,15 @@ def red_flags(answers: Mapping[str, str]) -> list[str]:
     return [label for question, raising, label in RED_FLAGS if answers.get(question) in raising]
 
 
-def triage(answers: Mapping[str, str], tier: str, complete: bool = True) -> Triage:
-    """Urgency and the reasons for it; unanswered questions raise no flag."""
+def triage(answers: Mapping[str, str], tier: str, complete: bool = True, words: str = "") -> Triage:
+    """Urgency and the reasons for it; unanswered questions raise no flag.
+
+    `words` is what the patient wrote in their own words (the report's note).
+    """
     flags = red_flags(answers)
-    reasons = list(flags)
-    urgent = answers.get("bleeding") == "yes" or len(flags) >= 2
+    said = words_reasons(words)
+    reasons = list(flags) + said
+    urgent = answers.get("bleeding") == "yes" or len(flags) >= 2 or bool(said)
     if tier == Tier.VERY_HIGH:
         urgent = True
         reasons.append("Very-high-risk patient: every report is urgent")

@@ -8,7 +8,8 @@ a flag, and nothing they wrote is lost.
 import importlib
 import math
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from notifications.models import Contact, Message
 from notifications.sms_templates import DIAGNOSIS_WORDS, TEMPLATES, render
-from surveillance import lesions, questionnaire
+from surveillance import alerts, questionnaire
 from surveillance.lesions import record_report
 from surveillance.models import Flag, LesionReport, Questionnaire, ReportLink, SelfExamCheck
 from surveillance.triage import QUESTIONS
@@ -30,7 +31,8 @@ pytestmark = [pytest.mark.django_db]
 
 SMS_PATH = "/webhooks/twilio/sms/"
 BASE_URL = "https://surveillance.example.org"
-MORNING = "2026-06-01 14:00Z"  # 10:00 in New York: SMS may go out
+MORNING = "2026-06-01 14:00Z"  # Monday 10:00 in New York: SMS may go out
+NEW_YORK = ZoneInfo("America/New_York")
 STEPS = list(QUESTIONS)
 # One answer per question, in order: no red flag at all.
 NO_RED_FLAGS = ["3", "2", "2", "1", "1", "2", "2", "1", "1"]
@@ -91,6 +93,11 @@ def questions(patient) -> list[Message]:
     )
 
 
+def to_minute(moment: datetime) -> datetime:
+    """New York time to the minute (the test clock ticks)."""
+    return moment.astimezone(NEW_YORK).replace(second=0, microsecond=0)
+
+
 def open_questionnaire(patient) -> Questionnaire | None:
     return Questionnaire.objects.filter(patient=patient, closed_at__isnull=True).first()
 
@@ -132,9 +139,7 @@ def test_it_takes_a_whole_conversation_in_english_to_a_complete_report(client, p
         "duration": "over_two_weeks",
     }
     asked = questions(patient)
-    assert [q.body.split(") ", 1)[1] for q in asked] == [
-        sms_question(step, "en") for step in STEPS
-    ]
+    assert [q.body.split(") ", 1)[1] for q in asked] == [sms_question(step, "en") for step in STEPS]
     assert all(q.is_reply and q.direction == "outbound" for q in asked)
     assert asked[1].body.startswith("(2/9) How did it appear?")
     # every message of the conversation is kept with the report: 10 in, 9 out
@@ -198,6 +203,77 @@ def test_it_makes_a_very_high_patients_report_urgent(client, cohort):
     flag = Flag.objects.get(patient=patient)
     assert flag.urgency == "urgent"
     assert any("Very-high-risk" in reason for reason in flag.reasons)
+
+
+# --- a flag from the first message -------------------------------------------------
+
+
+def test_a_2_is_a_flag_at_once_due_from_that_message(client, patient):
+    message = say(client, patient, "2")
+
+    flag = Flag.objects.get(patient=patient)
+    assert (flag.status, flag.urgency, flag.report.complete) == ("open", "routine", False)
+    assert flag.report.messages.filter(pk=message.pk).exists()
+    assert flag.created_at <= message.created_on + timedelta(seconds=5)
+    # Routine: three business days from Monday 10:00 in New York.
+    assert to_minute(flag.review_due_at) == datetime(2026, 6, 4, 10, 0, tzinfo=NEW_YORK)
+    assert not Message.objects.filter(patient=patient, kind="report_received").exists()
+
+
+def test_a_very_high_patients_first_message_is_urgent_and_alerts_at_once(
+    client, cohort, django_capture_on_commit_callbacks, monkeypatch
+):
+    patient = PatientFactory(cohort=cohort, tier="very_high", phone="+12015550125")
+    alerted = []
+    monkeypatch.setattr(alerts.alert_urgent_flag, "delay", alerted.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        say(client, patient, "I found a lump")
+
+    flag = Flag.objects.get(patient=patient)
+    assert flag.urgency == "urgent"
+    assert alerted == [flag.pk]
+
+
+def test_each_answer_triages_the_same_flag_again_and_urgency_only_rises(
+    client, patient, django_capture_on_commit_callbacks, monkeypatch
+):
+    alerted = []
+    monkeypatch.setattr(alerts.alert_urgent_flag, "delay", alerted.append)
+    say(client, patient, "2")
+    flag = Flag.objects.get(patient=patient)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        converse(client, patient, ["1"])  # near the scar: one red flag
+    assert Flag.objects.get(pk=flag.pk).urgency == "routine"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        converse(client, patient, ["1"])  # sudden or fast: two red flags
+    raised = Flag.objects.get(patient=patient)
+    assert (raised.pk, raised.urgency) == (flag.pk, "urgent")
+    assert alerted == [flag.pk]
+    # The deadline counts from the first message: one business day after it.
+    assert to_minute(raised.review_due_at) == datetime(2026, 6, 2, 10, 0, tzinfo=NEW_YORK)
+
+    converse(client, patient, NO_RED_FLAGS[2:])  # the rest: no more red flags
+    done = Flag.objects.get(pk=flag.pk)
+    assert (done.urgency, done.report.complete) == ("urgent", True)
+    assert Message.objects.filter(patient=patient, kind="report_received").count() == 1
+
+
+@pytest.mark.parametrize("words", ["It's bleeding", "Está sangrando", "it is growing fast"])
+def test_their_own_words_make_it_urgent_even_if_they_go_silent(client, patient, clock, words):
+    converse(client, patient, ["2", words])
+
+    flag = Flag.objects.get(patient=patient)
+    assert flag.urgency == "urgent"
+    assert any(reason.startswith("Patient's words") for reason in flag.reasons)
+
+    clock.shift(timedelta(hours=25))
+    questionnaire.close_expired(timezone.now())
+    closed = Flag.objects.get(patient=patient)
+    assert (closed.pk, closed.urgency, closed.report.complete) == (flag.pk, "urgent", False)
+    assert words in closed.report.note
 
 
 # --- starting it -------------------------------------------------------------------
@@ -445,12 +521,15 @@ def test_it_starts_a_new_questionnaire_on_a_2_after_the_timeout(client, patient,
 
     assert say(client, patient, "2").routed_as == "questionnaire_started"
 
-    assert Flag.objects.filter(patient=patient).count() == 1
+    first, second = Flag.objects.filter(patient=patient).order_by("pk")
+    assert (first.report.complete, first.report.answers) == (False, {"location": "near_scar"})
+    assert open_questionnaire(patient).report == second.report
     assert open_questionnaire(patient).step == 0
 
 
 def test_it_closes_an_expired_one_once_even_when_run_twice(client, patient, cohort, clock):
     other = PatientFactory(cohort=cohort, phone="+12015550126")
+    started = timezone.now()
     converse(client, patient, ["2", "3", "2"])
     clock.shift(timedelta(hours=12))
     say(client, other, "2")  # still fresh at the sweep below
@@ -461,9 +540,9 @@ def test_it_closes_an_expired_one_once_even_when_run_twice(client, patient, coho
     assert questionnaire.close_expired(now) == 0
     assert questionnaire.close_expired(timezone.now()) == 0
 
-    flag = Flag.objects.get()
-    assert flag.patient == patient
-    assert flag.report.created_at == now
+    flag = Flag.objects.get(patient=patient)
+    # The report is as old as the first message, not the sweep.
+    assert started <= flag.report.created_at < started + timedelta(minutes=1)
     assert not flag.report.complete
     assert flag.report.answers == {"location": "elsewhere", "onset": "gradual"}
     assert flag.report.messages.count() == 6  # 3 in, 3 questions out
@@ -516,15 +595,18 @@ def test_it_skips_an_expired_questionnaire_another_transaction_holds(client, clo
     assert Flag.objects.filter(patient=patient).count() == 1
 
 
-def test_it_closes_the_open_questionnaire_into_a_web_report(client, patient, clock):
+def test_a_web_report_completes_the_open_questionnaires_report(client, patient, clock):
     converse(client, patient, ["I found a lump", "1"])
-    flag = record_report(patient, "web", {"location": "near_scar", "onset": "gradual"})
+    sms_flag = Flag.objects.get(patient=patient)
 
-    assert lesions.merge_open_questionnaire(flag.report) is False  # record_report did it
+    flag = record_report(patient, "web", {"onset": "gradual", "colour": "pink"})
 
+    assert flag == sms_flag  # one lesion, one flag
     closed = Questionnaire.objects.get(patient=patient)
     assert closed.closed_at is not None and closed.report == flag.report
+    assert flag.report.answers == {"location": "near_scar", "onset": "gradual", "colour": "pink"}
     assert flag.report.messages.count() == 4  # 2 in, 2 questions out
+    assert Message.objects.filter(patient=patient, kind="report_received").count() == 1
     clock.shift(timedelta(hours=25))
     assert questionnaire.close_expired(timezone.now()) == 0
     assert Flag.objects.filter(patient=patient).count() == 1

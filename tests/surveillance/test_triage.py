@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from surveillance.triage import QUESTIONS, RED_FLAGS, RULE_VERSION, invalid_answers, triage
+from surveillance.triage import (
+    QUESTIONS,
+    RED_FLAGS,
+    RULE_VERSION,
+    invalid_answers,
+    triage,
+    words_reasons,
+)
 
 TIERS = ("standard", "high", "very_high")
 RANK = {"routine": 0, "urgent": 1}
@@ -185,3 +192,44 @@ def test_it_is_deterministic_and_ignores_answer_order(answers, tier):
     reordered = dict(reversed(list(answers.items())))
 
     assert triage(answers, tier) == triage(reordered, tier)
+
+
+# --- The patient's own words -------------------------------------------------------------
+
+BLEEDING = "Patient's words: bleeding or an open sore"
+GROWING = "Patient's words: growing fast"
+
+
+@pytest.mark.parametrize(
+    ("text", "reasons"),
+    [
+        ("It's BLEEDING a little", [BLEEDING]),
+        ("there is an open sore", [BLEEDING]),
+        ("Está sangrando", [BLEEDING]),
+        ("tengo una herida abierta", [BLEEDING]),
+        ("it is growing fast", [GROWING]),
+        ("está creciendo rápido y sangra", [BLEEDING, GROWING]),
+        ("crece rapido", [GROWING]),
+        ("a small pink spot", []),
+        ("my bloodhound licked it", []),  # whole words only
+        ("", []),
+    ],
+)
+def test_it_reads_what_the_patient_wrote(text, reasons):
+    assert words_reasons(text) == reasons
+
+
+def test_it_makes_a_partial_report_urgent_when_the_patient_says_it_bleeds():
+    result = triage({}, "high", complete=False, words="it's bleeding")
+
+    assert result.urgency == "urgent"
+    assert BLEEDING in result.reasons
+
+
+@given(answer_sets, tiers, st.booleans(), st.text(max_size=40))
+def test_words_never_lower_urgency(answers, tier, complete, text):
+    without = triage(answers, tier, complete)
+    with_words = triage(answers, tier, complete, words=text)
+
+    assert not (without.urgency == "urgent" and with_words.urgency == "routine")
+    assert set(without.reasons) - {"No red flags reported"} <= set(with_words.reasons)
