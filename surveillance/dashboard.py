@@ -1,6 +1,8 @@
 """GET /api/v1/dashboard/: what needs attention in the user's cohorts, counted.
 
-Overdue reviews, overdue visits, failed deliveries, opt-outs and bad numbers,
+Overdue reviews, SMS questionnaires still open (their flags are already
+waiting, on partial answers), overdue visits, failed deliveries, opt-outs and
+bad numbers,
 per cohort and in total. Each figure is one grouped query over an indexed
 condition, so the page stays cheap as cohorts grow.
 """
@@ -20,13 +22,14 @@ from cohorts.models import Patient
 from notifications.models import Message
 from scheduling.models import Visit
 
-from .models import Flag
+from .models import Flag, Questionnaire
 
 FIGURES = [
     "flags_open",
     "flags_urgent_open",
     "flags_overdue",
     "flags_due_today",
+    "questionnaires_open",
     "visits_overdue",
     "visits_due_soon",
     "messages_failed",
@@ -52,6 +55,11 @@ def figures(user, now) -> list[dict]:
     unresolved = Q(status__in=Flag.UNRESOLVED)
     open_visit = Q(status__in=[Visit.Status.PLANNED, Visit.Status.BOOKED])
     groups = [
+        _grouped(
+            Questionnaire.objects.filter(patient__cohort__in=cohorts, closed_at__isnull=True),
+            "patient__cohort",
+            questionnaires_open=Q(),
+        ),
         _grouped(
             Flag.objects.filter(patient__cohort__in=cohorts),
             "patient__cohort",

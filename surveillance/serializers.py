@@ -4,12 +4,15 @@ from cohorts.serializers import PatientField
 from scheduling.serializers import plausible_appointment
 
 from . import lesions
-from .models import Flag, LesionReport
+from .models import Flag, LesionReport, Questionnaire
 from .triage import QUESTIONS, invalid_answers
 
 
 class FlagSerializer(serializers.ModelSerializer):
     overdue = serializers.BooleanField(read_only=True)
+    questionnaire_open = serializers.SerializerMethodField(
+        help_text="The patient is still answering the SMS questions: the report will grow."
+    )
     # Blank until resolved: said explicitly, or the schema would not allow "".
     outcome = serializers.ChoiceField(
         choices=Flag.Outcome.choices, allow_blank=True, read_only=True
@@ -34,9 +37,18 @@ class FlagSerializer(serializers.ModelSerializer):
             "resolved_at",
             "resolved_by",
             "urgent_visit",
+            "questionnaire_open",
             "created_at",
         ]
         read_only_fields = fields
+
+    def get_questionnaire_open(self, flag) -> bool:
+        annotated = getattr(flag, "questionnaire_open", None)
+        if annotated is not None:
+            return annotated
+        return Questionnaire.objects.filter(
+            report_id=flag.report_id, closed_at__isnull=True
+        ).exists()
 
 
 class ResolveFlagSerializer(serializers.Serializer):

@@ -1,3 +1,4 @@
+from django.db.models import Exists, OuterRef
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -10,7 +11,7 @@ from scheduling.serializers import VisitSerializer
 
 from . import lesions
 from .filters import FlagFilter, LesionReportFilter
-from .models import Flag, LesionReport
+from .models import Flag, LesionReport, Questionnaire
 from .serializers import (
     FlagSerializer,
     LesionReportSerializer,
@@ -50,7 +51,12 @@ class FlagViewSet(
     audit_object_type = "flag"
 
     def get_queryset(self):
-        return Flag.objects.filter(patient__in=patients_for(self.request.user))
+        still_asking = Questionnaire.objects.filter(
+            report_id=OuterRef("report_id"), closed_at__isnull=True
+        )
+        return Flag.objects.filter(patient__in=patients_for(self.request.user)).annotate(
+            questionnaire_open=Exists(still_asking)
+        )
 
     def _step(self, step) -> Response:
         try:

@@ -24,7 +24,7 @@ from surveillance.lesions import record_report
 from surveillance.models import Flag, LesionReport, Questionnaire, ReportLink, SelfExamCheck
 from surveillance.triage import QUESTIONS
 from surveillance.wording import sms_question
-from tests.factories import CohortFactory, PatientFactory
+from tests.factories import CohortFactory, PatientFactory, UserFactory
 from tests.fake_twilio import FAKE_AUTH_TOKEN, inbound_sms_params, public_url, signed_post_kwargs
 
 pytestmark = [pytest.mark.django_db]
@@ -690,3 +690,26 @@ def test_it_parses_yes_and_no(body, expected):
 )
 def test_it_recognises_lesion_words_as_whole_words(body, expected):
     assert questionnaire.mentions_a_lesion(body) is expected
+
+
+# --- open questionnaires are visible ------------------------------------------------------
+
+
+def test_an_open_questionnaire_shows_on_its_flag_and_on_the_dashboard(client, api, patient):
+    coordinator = UserFactory(role="coordinator")
+    patient.cohort.coordinators.add(coordinator)
+    say(client, patient, "2")
+    flag = Flag.objects.get(patient=patient)
+
+    listed = api(coordinator).get("/api/v1/flags/").json()["results"]
+    detail = api(coordinator).get(f"/api/v1/flags/{flag.pk}/").json()
+    dashboard = api(coordinator).get("/api/v1/dashboard/").json()
+
+    assert [row["questionnaire_open"] for row in listed] == [True]
+    assert detail["questionnaire_open"] is True
+    assert dashboard["totals"]["questionnaires_open"] == 1
+
+    converse(client, patient, NO_RED_FLAGS)
+
+    assert api(coordinator).get(f"/api/v1/flags/{flag.pk}/").json()["questionnaire_open"] is False
+    assert api(coordinator).get("/api/v1/dashboard/").json()["totals"]["questionnaires_open"] == 0
