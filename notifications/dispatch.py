@@ -127,16 +127,7 @@ def _start_sending(message: Message, now: datetime) -> Message:
 
 def decide(message: Message, contact: Contact, now: datetime, paused_until=None) -> policy.Decision:
     """When the rules let this message go (the contact's row should be locked)."""
-    sent_at = []
-    if message.counts_against_cap:
-        sent_at = list(
-            contact.messages.filter(
-                direction=Message.Direction.OUTBOUND,
-                sent_at__gt=now - policy.WEEK,
-                urgent=False,
-                is_reply=False,
-            ).values_list("sent_at", flat=True)
-        )
+    sent_at = _routine_sends(contact, message, now) if message.counts_against_cap else []
     return policy.earliest_send(
         now,
         contact.timezone,
@@ -145,6 +136,24 @@ def decide(message: Message, contact: Contact, now: datetime, paused_until=None)
         exempt=not message.counts_against_cap,
         paused_until=paused_until if message.kind != "reply" else None,
     )
+
+
+def _routine_sends(contact: Contact, message: Message, now: datetime) -> list[datetime]:
+    """When the number's routine SMS of the past week went, or started to go.
+
+    A message another worker is sending right now (`sending`, not yet
+    `sent_at`) counts from when its attempt started: otherwise two workers
+    could each pass the cap between one's claim and its record.
+    """
+    since = now - policy.WEEK
+    routine = contact.messages.filter(
+        direction=Message.Direction.OUTBOUND, urgent=False, is_reply=False
+    ).exclude(pk=message.pk)
+    sent = routine.filter(sent_at__gt=since).values_list("sent_at", flat=True)
+    in_flight = routine.filter(
+        status=Status.SENDING, attempt_started_at__gt=since
+    ).values_list("attempt_started_at", flat=True)
+    return [*sent, *in_flight]
 
 
 def _save(message: Message, **fields) -> None:

@@ -72,6 +72,18 @@ def test_it_holds_the_second_routine_message_of_the_day_but_not_a_reply(patient,
 
 
 @time_machine.travel(MORNING)
+def test_a_message_another_worker_is_sending_counts_against_the_cap(patient, sms_outbox):
+    first, second = queue(patient, key="a"), queue(patient, key="b")
+    claimed = dispatch.claim(first.pk, timezone.now())  # a worker is mid-send: no sent_at yet
+
+    assert claimed is not None
+    assert dispatch.claim(second.pk, timezone.now()) is None
+
+    second.refresh_from_db()
+    assert (second.status, second.hold_reason) == ("queued", "frequency_cap")
+
+
+@time_machine.travel(MORNING)
 @pytest.mark.parametrize(
     ("change", "error"),
     [
