@@ -150,9 +150,9 @@ def _routine_sends(contact: Contact, message: Message, now: datetime) -> list[da
         direction=Message.Direction.OUTBOUND, urgent=False, is_reply=False
     ).exclude(pk=message.pk)
     sent = routine.filter(sent_at__gt=since).values_list("sent_at", flat=True)
-    in_flight = routine.filter(
-        status=Status.SENDING, attempt_started_at__gt=since
-    ).values_list("attempt_started_at", flat=True)
+    in_flight = routine.filter(status=Status.SENDING, attempt_started_at__gt=since).values_list(
+        "attempt_started_at", flat=True
+    )
     return [*sent, *in_flight]
 
 

@@ -3,9 +3,13 @@
 A reminder is written for one appointment time. If the visit was rebooked,
 completed, missed or cancelled since, that reminder would give the patient a
 wrong date: it is cancelled at send time (the rebooked visit gets its own).
+Nor does a reminder held back (quiet hours, the cap) go out once the
+appointment has passed.
 """
 
 from datetime import UTC, datetime
+
+from django.utils import timezone
 
 from notifications import hooks
 from notifications.models import Message
@@ -39,8 +43,11 @@ def visit_still_booked(message: Message) -> hooks.SendCheck | None:
         return None
     visit_id, booked_at = reminded
     visit = Visit.objects.filter(pk=visit_id).only("status", "booked_at").first()
-    if visit is None or visit.status != Visit.Status.BOOKED or visit.booked_at != booked_at:
+    still = visit is not None and visit.status == Visit.Status.BOOKED
+    if not still or visit.booked_at.replace(microsecond=0) != booked_at:
         return hooks.SendCheck(cancel="The visit was rebooked, done or cancelled since.")
+    if booked_at <= timezone.now():
+        return hooks.SendCheck(cancel="The appointment has already passed.")
     return None
 
 

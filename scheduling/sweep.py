@@ -107,7 +107,9 @@ def _sweep_visits(now: datetime, batch_size: int) -> int:
     reminders = [
         _visit_reminder(visit)
         for visit in batch
-        if _wanted(visit.patient, _local_day(visit.patient, visit.next_reminder_at))
+        # After an outage, an appointment already past gets no reminder.
+        if visit.booked_at > now
+        and _wanted(visit.patient, _local_day(visit.patient, visit.next_reminder_at))
     ]
     Message.objects.bulk_create(reminders, ignore_conflicts=True)
     for visit in batch:

@@ -6,6 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from notifications import dispatch
 from notifications.models import Message
 from scheduling.models import ReminderSeries
 from scheduling.sweep import sweep
@@ -113,3 +114,52 @@ def test_its_cost_grows_with_what_is_due_not_with_the_cohort():
         return len(queries)
 
     assert queries_for_a_tick(idle=3) == queries_for_a_tick(idle=30)
+
+
+def test_it_writes_no_reminder_for_an_appointment_already_past_after_an_outage():
+    with time_machine.travel("2026-06-01 14:00Z"):
+        patient = PatientFactory(tier="high")
+        visit = patient.visits.filter(kind="clinic").order_by("due_date").first()
+        visit.book(timezone.now() + timedelta(days=10), "Clinic 2")
+
+    with time_machine.travel("2026-06-12 14:00Z"):  # the workers were down until after it
+        assert sweep()["visit_reminder"] == 1  # claimed and advanced ...
+
+    assert not Message.objects.filter(kind="visit_reminder").exists()  # ... but not written
+    visit.refresh_from_db()
+    assert visit.next_reminder_at is None
+
+
+def test_a_held_reminder_is_cancelled_once_its_appointment_has_passed(sms_outbox):
+    with time_machine.travel("2026-06-01 14:00Z"):
+        patient = PatientFactory(tier="high")
+        visit = patient.visits.filter(kind="clinic").order_by("due_date").first()
+        visit.book(timezone.now() + timedelta(days=8), "Clinic 2")
+    with time_machine.travel("2026-06-02 14:01Z"):
+        sweep()
+    reminder = Message.objects.get(kind="visit_reminder")
+
+    with time_machine.travel("2026-06-09 15:00Z"):  # held past the appointment
+        assert dispatch.send(reminder.pk) == "not claimable"
+
+    reminder.refresh_from_db()
+    assert reminder.status == "cancelled"
+    assert "passed" in reminder.error
+    assert sms_outbox == []
+
+
+def test_a_rebooked_visits_old_reminder_is_cancelled_and_the_new_time_reminded(sms_outbox):
+    with time_machine.travel("2026-06-01 14:00Z"):
+        patient = PatientFactory(tier="high")
+        visit = patient.visits.filter(kind="clinic").order_by("due_date").first()
+        visit.book(timezone.now() + timedelta(days=8), "Clinic 2")
+    with time_machine.travel("2026-06-02 14:01Z"):
+        sweep()
+        old = Message.objects.get(kind="visit_reminder")
+        visit.refresh_from_db()
+        visit.book(timezone.now() + timedelta(days=20), "Clinic 3")
+        assert dispatch.send(old.pk) == "not claimable"
+
+    old.refresh_from_db()
+    assert old.status == "cancelled"
+    assert sms_outbox == []
