@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -10,10 +11,12 @@ from rest_framework.response import Response
 
 from audit.mixins import AuditedViewSetMixin
 from notifications import dispatch
+from notifications.models import Message
 
 from . import messaging
 from .access import cohorts_for, is_admin, patients_for
 from .filters import PatientFilter
+from .models import Patient
 from .patient_messages import CheckInSerializer
 from .serializers import CohortSerializer, PatientSerializer, RiskAssessmentSerializer
 
@@ -23,6 +26,30 @@ class IsAdminOrReadOnly(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return request.method in permissions.SAFE_METHODS or is_admin(request.user)
+
+
+# A second check-in for the same patient this soon is taken for a double click.
+CHECK_IN_WINDOW = timedelta(minutes=10)
+
+
+def check_in_refusal(patient: Patient, now) -> dict | None:
+    """Why no check-in may be queued for this patient now (a 409 body), or None."""
+    if not patient.is_active:
+        return {"detail": "The patient is no longer followed up."}
+    refusal = patient.contact.refusal()
+    if refusal:
+        return {"detail": refusal}
+    recent = (
+        patient.messages.filter(kind=Message.Kind.CHECK_IN, created_on__gt=now - CHECK_IN_WINDOW)
+        .order_by("-created_on")
+        .first()
+    )
+    if recent is not None:
+        return {
+            "detail": "A check-in was already queued for this patient a moment ago.",
+            "message": recent.pk,
+        }
+    return None
 
 
 class CohortViewSet(
@@ -76,13 +103,17 @@ class PatientViewSet(
         """Send a self-exam check-in now, by the same rules as every SMS.
 
         409 when the patient cannot get SMS at all (no consent, STOP, bad
-        number); otherwise 202 and when it will go (quiet hours, cap, pause).
+        number, no longer followed up) or was sent one in the last
+        `CHECK_IN_WINDOW` (a double click: the answer names that message);
+        otherwise 202 and when it will go (quiet hours, cap, pause).
         """
         with transaction.atomic():
             patient = self.get_object()
-            refusal = patient.contact.refusal()
+            # One check-in at a time per patient: a second click waits here, then sees the first.
+            Patient.objects.select_for_update().filter(pk=patient.pk).first()
+            refusal = check_in_refusal(patient, timezone.now())
             if refusal:
-                return Response({"detail": refusal}, status=status.HTTP_409_CONFLICT)
+                return Response(refusal, status=status.HTTP_409_CONFLICT)
             message = messaging.queue(patient, "check_in", f"check_in:{patient.pk}:{uuid.uuid4()}")
             decision = dispatch.decide(
                 message, patient.contact, timezone.now(), patient.reminders_paused_until

@@ -272,11 +272,18 @@ def test_a_check_in_is_queued_to_go_now(api, alice, patient_a):
     assert message.to_number == patient_a.phone
 
 
-@time_machine.travel(MORNING, tick=False)
-def test_each_check_in_queues_its_own_message(api, alice, patient_a):
-    check_in(api(alice), patient_a)
-    check_in(api(alice), patient_a)
+def test_a_double_clicked_check_in_queues_one_message_and_says_so(api, alice, patient_a):
+    with time_machine.travel(MORNING, tick=False):
+        first = check_in(api(alice), patient_a)
+        second = check_in(api(alice), patient_a)
 
+    assert (first.status_code, second.status_code) == (202, 409)
+    assert second.json()["message"] == first.json()["message"]["id"]
+    assert "already" in second.json()["detail"]
+    assert Message.objects.filter(patient=patient_a, kind="check_in").count() == 1
+
+    with time_machine.travel(when(MORNING) + timedelta(minutes=11), tick=False):
+        assert check_in(api(alice), patient_a).status_code == 202  # a new one, later
     assert Message.objects.filter(patient=patient_a, kind="check_in").count() == 2
 
 
@@ -300,8 +307,9 @@ def test_a_check_in_at_night_waits_for_eight_local(api, alice, patient_a):
         {"sms_consent": False},
         {"sms_opted_out_at": datetime(2026, 5, 1, tzinfo=UTC)},
         {"phone_invalid_at": datetime(2026, 5, 1, tzinfo=UTC), "phone_invalid_reason": "21211"},
+        {"is_active": False},
     ],
-    ids=["no consent", "opted out", "invalid number"],
+    ids=["no consent", "opted out", "invalid number", "no longer followed up"],
 )
 def test_a_check_in_for_a_patient_who_cannot_get_sms_is_refused(api, alice, patient_a, change):
     change_patient(patient_a, **change)
