@@ -315,13 +315,15 @@ TWILIO_TIMEOUT_SECONDS = env_int("TWILIO_TIMEOUT_SECONDS", 10)
 # Sending rules: at most SMS_DAILY_CAP routine SMS a day and SMS_WEEKLY_CAP a
 # week per patient; SMS_RATE_PER_SECOND per sender across all workers (0: no
 # limit); SMS_MAX_ATTEMPTS tries; a `sending` lease of SMS_LEASE_SECONDS.
-SMS_DAILY_CAP = env_int("SMS_DAILY_CAP", 1)
-SMS_WEEKLY_CAP = env_int("SMS_WEEKLY_CAP", 3)
-SMS_RATE_PER_SECOND = env_int("SMS_RATE_PER_SECOND", 1)
-SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6)
-SMS_LEASE_SECONDS = env_int("SMS_LEASE_SECONDS", 300)
+SMS_DAILY_CAP = env_int("SMS_DAILY_CAP", 1, minimum=1)
+SMS_WEEKLY_CAP = env_int("SMS_WEEKLY_CAP", 3, minimum=1)
+SMS_RATE_PER_SECOND = env_int("SMS_RATE_PER_SECOND", 1, minimum=0)
+SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6, minimum=1)
+SMS_LEASE_SECONDS = env_int("SMS_LEASE_SECONDS", 300, minimum=1)
 # The first retry waits about this long; each further one doubles it (max an hour).
-SMS_RETRY_BASE_SECONDS = env_int("SMS_RETRY_BASE_SECONDS", 30)
+SMS_RETRY_BASE_SECONDS = env_int("SMS_RETRY_BASE_SECONDS", 30, minimum=1)
+if SMS_WEEKLY_CAP < SMS_DAILY_CAP:
+    raise ImproperlyConfigured("SMS_WEEKLY_CAP must be at least SMS_DAILY_CAP")
 if SMS_LEASE_SECONDS < 3 * TWILIO_TIMEOUT_SECONDS:
     # A lease shorter than a slow send would let reconciliation re-queue a message
     # that Twilio may still accept: the patient would get it twice.

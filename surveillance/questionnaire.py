@@ -23,6 +23,7 @@ report, their own words (anything that was not a numbered answer) go to the
 report's note, and a coordinator is asked to read them (`needs_review`).
 """
 
+import logging
 import re
 import unicodedata
 from datetime import datetime, timedelta
@@ -41,6 +42,8 @@ from .lesions import record_report, retriage, thank_patient
 from .models import Flag, Questionnaire, ReportLink, SelfExamCheck
 from .triage import QUESTIONS
 from .wording import sms_question
+
+logger = logging.getLogger(__name__)
 
 STEPS: tuple[str, ...] = tuple(QUESTIONS)
 
@@ -306,25 +309,39 @@ def _read_by_a_person_if_free_text(message: Message) -> None:
         message.needs_review = True
 
 
-@transaction.atomic
 def close_expired(now: datetime, batch: int = 100) -> int:
-    """Turn questionnaires silent past their expiry into incomplete reports.
+    """Close questionnaires silent past their expiry; their reports become final, incomplete.
 
-    Safe to run concurrently (rows another run or a reply holds are skipped;
-    they are closed there or on the next run) and idempotent (a closed one is
-    never picked again). Returns how many were closed.
+    Each batch commits on its own. Safe to run concurrently (rows another run
+    or a reply holds are skipped; they are closed there or on the next run)
+    and idempotent (a closed one is never picked again). A row that fails is
+    rolled back alone, logged and left for the next run: one bad row never
+    blocks the others. Returns how many were closed.
     """
-    closed = 0
+    closed, failed = 0, set()
     while True:
         with transaction.atomic():
             expired = list(
                 Questionnaire.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("patient__cohort", "patient__contact")
+                .select_related("patient__cohort", "patient__contact", "report")
                 .filter(closed_at__isnull=True, expires_at__lte=now)
+                .exclude(pk__in=failed)
                 .order_by("expires_at", "pk")[:batch]
             )
             for questionnaire in expired:
-                _finish(questionnaire, complete=False, at=now)
-        closed += len(expired)
+                if _close_one(questionnaire, now):
+                    closed += 1
+                else:
+                    failed.add(questionnaire.pk)
         if len(expired) < batch:
             return closed
+
+
+def _close_one(questionnaire: Questionnaire, now: datetime) -> bool:
+    try:
+        with transaction.atomic():
+            _finish(questionnaire, complete=False, at=now)
+    except Exception:
+        logger.exception("Closing questionnaire %s failed; retrying next run", questionnaire.pk)
+        return False
+    return True

@@ -713,3 +713,27 @@ def test_an_open_questionnaire_shows_on_its_flag_and_on_the_dashboard(client, ap
 
     assert api(coordinator).get(f"/api/v1/flags/{flag.pk}/").json()["questionnaire_open"] is False
     assert api(coordinator).get("/api/v1/dashboard/").json()["totals"]["questionnaires_open"] == 0
+
+
+def test_one_questionnaire_that_fails_to_close_does_not_block_the_others(
+    client, cohort, clock, monkeypatch
+):
+    patients = [PatientFactory(cohort=cohort, phone=f"+1201555015{i}") for i in range(3)]
+    for patient in patients:
+        say(client, patient, "2")
+    clock.shift(timedelta(hours=25))
+    broken = open_questionnaire(patients[1]).pk
+    finish = questionnaire._finish
+
+    def finish_or_fail(one, **kwargs):
+        if one.pk == broken:
+            raise RuntimeError("a bad row")
+        return finish(one, **kwargs)
+
+    monkeypatch.setattr(questionnaire, "_finish", finish_or_fail)
+
+    assert questionnaire.close_expired(timezone.now(), batch=2) == 2
+
+    assert [open_questionnaire(patient) is None for patient in patients] == [True, False, True]
+    monkeypatch.setattr(questionnaire, "_finish", finish)
+    assert questionnaire.close_expired(timezone.now()) == 1  # retried on the next run
