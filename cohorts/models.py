@@ -164,6 +164,7 @@ class TumourProfile(models.Model):
             her2=risk.Receptor(self.her2),
             histology=risk.Histology(self.histology),
             prior_recurrence=self.prior_recurrence,
+            stage=risk.Stage(self.stage),
         )
 
 

@@ -19,8 +19,10 @@ This module is pure (no Django) so the rules can be tested exhaustively.
 from dataclasses import dataclass
 from enum import StrEnum
 
-RULE_VERSION = "2026.1"
-"""Bump whenever the rules below change; it is saved with every assessment."""
+RULE_VERSION = "2026.2"
+"""Bump whenever the rules below change; it is saved with every assessment.
+
+2026.2: stage III disease is high risk."""
 
 
 class Tier(StrEnum):
@@ -43,6 +45,15 @@ class Receptor(StrEnum):
     UNKNOWN = "unknown"
 
 
+class Stage(StrEnum):
+    STAGE_0 = "0"
+    STAGE_I = "I"
+    STAGE_II = "II"
+    STAGE_III = "III"
+    STAGE_IV = "IV"
+    UNKNOWN = "unknown"
+
+
 class Histology(StrEnum):
     DUCTAL = "ductal"
     LOBULAR = "lobular"
@@ -58,6 +69,7 @@ class TumourProfile:
     histology: Histology
     prior_recurrence: bool
     """Prior local or cutaneous recurrence, or skin metastasis."""
+    stage: Stage = Stage.UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,8 @@ def _high_reasons(profile: TumourProfile) -> list[str]:
         reasons.append("HER2-positive tumour")
     if _is_triple_negative(profile):
         reasons.append("Triple-negative tumour (ER-, PR-, HER2-)")
+    if profile.stage is Stage.STAGE_III:
+        reasons.append("Stage III disease: locally advanced, recurs more often")
     receptors = (("ER", profile.er), ("PR", profile.pr), ("HER2", profile.her2))
     reasons.extend(
         f"{name} status unknown: treated as high risk until known"

@@ -148,3 +148,16 @@ def test_it_paginates_and_filters_patients(api, alice, cohort_a):
 
     assert body["count"] == 1
     assert set(body) >= {"count", "next", "previous", "results"}
+
+
+@time_machine.travel("2026-01-10 12:00Z")
+def test_a_stage_iii_patient_is_followed_as_high_risk_with_the_reason(api, alice, cohort_a):
+    payload = patient_payload(
+        cohort_a, profile={"er": "positive", "pr": "positive", "her2": "negative", "stage": "III"}
+    )
+
+    body = api(alice).post("/api/v1/patients/", payload, format="json").json()
+
+    risk = api(alice).get(f"/api/v1/patients/{body['id']}/risk/").json()
+    assert (body["risk_tier"], risk["tier"], risk["rule_version"]) == ("high", "high", "2026.2")
+    assert any(reason.startswith("Stage III") for reason in risk["reasons"])

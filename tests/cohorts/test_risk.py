@@ -9,6 +9,7 @@ from cohorts.risk import (
     TIER_RANK,
     Histology,
     Receptor,
+    Stage,
     Tier,
     TumourProfile,
     assess,
@@ -25,6 +26,7 @@ profiles = st.builds(
     her2=st.sampled_from(Receptor),
     histology=st.sampled_from(Histology),
     prior_recurrence=st.booleans(),
+    stage=st.sampled_from(Stage),
 )
 property_settings = settings(max_examples=200, deadline=None, database=None)
 
@@ -160,3 +162,33 @@ def test_it_never_lowers_the_tier_below_high_when_a_receptor_becomes_unknown(
     after = assess(replace(tumour, **{field: UNK}))
 
     assert after.tier.rank >= max(before.tier.rank, Tier.HIGH.rank)
+
+
+# --- Stage ----------------------------------------------------------------------------
+
+
+def test_it_makes_a_stage_iii_hormone_positive_her2_negative_tumour_high_and_says_why():
+    outcome = assess(replace(profile(), stage=Stage.STAGE_III))
+
+    assert outcome.tier is Tier.HIGH
+    assert "Stage III disease: locally advanced, recurs more often" in outcome.reasons
+    assert "Hormone-receptor-positive, HER2-negative" in outcome.reasons  # every reason kept
+
+
+@pytest.mark.parametrize("stage", [Stage.STAGE_0, Stage.STAGE_I, Stage.STAGE_II, Stage.UNKNOWN])
+def test_it_keeps_earlier_stages_standard(stage):
+    assert assess(replace(profile(), stage=stage)).tier is Tier.STANDARD
+
+
+def test_it_keeps_inflammatory_stage_iii_disease_very_high():
+    outcome = assess(replace(profile(histology=INFLAMMATORY), stage=Stage.STAGE_III))
+
+    assert outcome.tier is Tier.VERY_HIGH
+    assert any(reason.startswith("Stage III") for reason in outcome.reasons)
+
+
+@given(profiles)
+@property_settings
+def test_stage_iii_never_lowers_the_tier(tumour: TumourProfile) -> None:
+    raised = assess(replace(tumour, stage=Stage.STAGE_III)).tier
+    assert TIER_RANK[raised] >= max(TIER_RANK[assess(tumour).tier], TIER_RANK[Tier.HIGH])
