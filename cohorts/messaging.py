@@ -25,6 +25,16 @@ def queue(patient: Patient, kind: str, key: str, **options) -> Message:
     return outbox.queue_built(build(patient, kind, key, **options))
 
 
+def cancel_queued(patients, reason: str) -> int:
+    """Cancel the routine SMS still queued about these patients (replies may still go)."""
+    return Message.objects.filter(
+        patient__in=patients,
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.QUEUED,
+        is_reply=False,
+    ).update(status=Message.Status.CANCELLED, error=reason, send_after=None)
+
+
 def patient_of(message: Message) -> Patient | None:
     """The patient a message is about, or None (a staff alert, an unknown number)."""
     if message.subject_id is None or message.subject_type_id != _patient_type().pk:

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from . import risk
+from . import messaging, risk
 from .models import Patient, RiskAssessment, TumourProfile
 from .signals import reassessed
 
@@ -53,9 +53,16 @@ def _latest_assessments(patients: Sequence[Patient]) -> dict[int, RiskAssessment
 
 @transaction.atomic
 def reassess_and_replan(patients: Sequence[Patient], by=None) -> None:
-    """After any change to patients or profiles: new assessments, then new plans."""
+    """After any change to patients or profiles: new assessments, then new plans.
+
+    A patient no longer followed up (withdrawn, deceased, moved) gets no more
+    routine SMS: what is queued for them is cancelled now.
+    """
     assess(patients, by=by)
     reassessed.send(sender=Patient, patients=list(patients))
+    inactive = [patient.pk for patient in patients if not patient.is_active]
+    if inactive:
+        messaging.cancel_queued(inactive, "The patient is no longer followed up.")
 
 
 @transaction.atomic

@@ -444,3 +444,21 @@ def test_upcoming_does_not_promise_series_reminders_during_a_pause(api, alice, c
 
 def test_upcoming_for_another_cohorts_patient_is_not_found(api, bob, patient_a):
     assert api(bob).get(f"/api/v1/patients/{patient_a.pk}/upcoming/").status_code == 404
+
+
+@time_machine.travel(MORNING, tick=False)
+def test_a_patient_no_longer_followed_up_gets_no_more_routine_sms(api, alice, patient_a):
+    routine = outbound(patient_a)
+    reply = outbound(patient_a, kind="help", is_reply=True)
+    sent = outbound(patient_a, status="sent")
+
+    response = api(alice).patch(
+        f"/api/v1/patients/{patient_a.pk}/", {"is_active": False}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    statuses = {
+        message.pk: Message.objects.get(pk=message.pk).status for message in (routine, reply, sent)
+    }
+    assert statuses == {routine.pk: "cancelled", reply.pk: "queued", sent.pk: "sent"}
+    assert "no longer followed up" in Message.objects.get(pk=routine.pk).error
