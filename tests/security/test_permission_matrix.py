@@ -329,7 +329,7 @@ def _build_world() -> World:
         planned[1].cancel(note="set up by the permission matrix")
         # patients[1] cannot get SMS: a check-in for them is a 409
         Contact.objects.filter(patients=patients[1]).update(sms_consent=False)
-        message = messaging.queue(patients[0], "check_in", f"permission-matrix:{key}")
+        message = messaging.queue(patients[0], "self_exam", f"permission-matrix:{key}")
         payload = admin.get(f"/api/v1/patients/{patients[0].pk}/").json()
         for read_only in ("id", "sms_consent_at", "risk_tier", "created_on", "modified_on"):
             payload.pop(read_only, None)
