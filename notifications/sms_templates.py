@@ -5,7 +5,11 @@ someone else. No template may name a diagnosis or a treatment; they speak of
 "your care team" only (tests/notifications/test_sms_templates.py enforces it).
 """
 
+import logging
+import re
 from string import Formatter
+
+logger = logging.getLogger(__name__)
 
 TEMPLATES: dict[str, dict[str, str]] = {
     "self_exam": {
@@ -82,7 +86,8 @@ def contact_line(language: str, phone: str) -> str:
     return CONTACT.get(language, CONTACT["en"]).format(phone=phone) if phone else ""
 
 
-# Words that must never appear in an SMS (compared case-insensitively).
+# Words that must never appear in an SMS, compared case-insensitively as the start
+# of a word ("onco" is refused in "Oncology Clinic", not in "Concord").
 DIAGNOSIS_WORDS = (
     "cancer",
     "cáncer",
@@ -106,7 +111,40 @@ DIAGNOSIS_WORDS = (
     "lymph",
     "linfático",
     "diagnos",
+    "breast",
+    "mama",
+    "mamari",
+    "mammo",
+    "mamogra",
+    "onco",
+    "radiation",
+    "radiaci",
+    "carcinom",
+    "palliativ",
+    "paliativ",
+    "hospice",
 )
+
+_DIAGNOSIS = re.compile(
+    r"(?<!\w)(" + "|".join(re.escape(word) for word in DIAGNOSIS_WORDS) + ")", re.IGNORECASE
+)
+# What a free-text blank becomes when it would name a diagnosis (the rest become "").
+NEUTRAL = {"site": {"en": "your clinic", "es": "su centro"}}
+
+
+def names_a_diagnosis(text: str) -> str:
+    """The first diagnosis word `text` contains (as the start of a word), or ""."""
+    found = _DIAGNOSIS.search(text or "")
+    return found.group(1).lower() if found else ""
+
+
+def _neutral(name: str, value: str, language: str) -> str:
+    """A blank's value, or neutral words if it would name a diagnosis on a lock screen."""
+    if not isinstance(value, str) or not names_a_diagnosis(value):
+        return value
+    logger.warning("SMS blank {%s} named a diagnosis: replaced by neutral words", name)
+    words = NEUTRAL.get(name, {})
+    return words.get(language, words.get("en", ""))
 
 
 def placeholders(kind: str) -> set[str]:
@@ -119,6 +157,11 @@ def placeholders(kind: str) -> set[str]:
 
 
 def render(kind: str, language: str, **context: str) -> str:
-    """The message text in the patient's language (English when it has none)."""
+    """The message text in the patient's language (English when it has none).
+
+    Free text in the blanks (a site's name, a visit's place) is checked once
+    more here: one that names a diagnosis is replaced by neutral words.
+    """
     texts = TEMPLATES[kind]
+    context = {name: _neutral(name, value, language) for name, value in context.items()}
     return texts.get(language, texts["en"]).format(**context)

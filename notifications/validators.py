@@ -3,6 +3,8 @@ from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError
 
+from .sms_templates import names_a_diagnosis
+
 
 @cache
 def _time_zones() -> frozenset[str]:
@@ -16,13 +18,12 @@ def validate_time_zone(value: str) -> None:
 
 
 def validate_sms_safe(value: str) -> None:
-    """Text that goes into patients' SMS (the site name) must not name a diagnosis."""
-    from notifications.sms_templates import DIAGNOSIS_WORDS
-
-    found = [word for word in DIAGNOSIS_WORDS if word in value.lower()]
+    """Text that goes into patients' SMS (a site's name, a visit's place) must not name a
+    diagnosis: SMS is read on lock screens and by others."""
+    found = names_a_diagnosis(value)
     if found:
         raise ValidationError(
-            f"This name is sent in SMS to patients and must not contain {found[0]!r}; "
-            "use the hospital's short name.",
+            f"This text is sent in SMS to patients and must not contain {found!r}; "
+            "use a neutral name (the hospital's short name, a room or building).",
             code="diagnosis_word",
         )

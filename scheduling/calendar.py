@@ -2,7 +2,9 @@
 
 Booked visits are timed events; planned ones are all-day events on their due
 date with the window in the description. Summaries say "Follow-up visit",
-never a diagnosis: calendar apps sync to phones and are not private either.
+never a diagnosis, and name the patient only by the service's own number
+(never the name or MRN): calendar apps sync to phones and are not private
+either; the record behind the number needs a login.
 """
 
 import json
@@ -26,7 +28,7 @@ def patient_calendar(patient, host: str) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", "-//Skin surveillance follow-up//EN")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", f"Follow-up {patient.mrn}")
+    calendar.add("x-wr-calname", f"Follow-up, patient #{patient.pk}")
     visits = patient.visits.exclude(status=Visit.Status.CANCELLED).order_by("due_date")
     for visit in visits:
         calendar.add_component(_event(visit, patient, host))
@@ -37,7 +39,7 @@ def _event(visit: Visit, patient, host: str) -> Event:
     event = Event()
     event.add("uid", f"visit-{visit.pk}@{host}")
     event.add("dtstamp", timezone.now())
-    event.add("summary", f"{SUMMARIES[visit.kind]} ({patient.mrn})")
+    event.add("summary", f"{SUMMARIES[visit.kind]} (#{patient.pk})")
     event.add("status", "CONFIRMED" if visit.status == Visit.Status.BOOKED else "TENTATIVE")
     if visit.status == Visit.Status.BOOKED and visit.booked_at:
         event.add("dtstart", visit.booked_at)

@@ -10,6 +10,7 @@ from simple_history.models import HistoricalRecords
 
 from cohorts.models import TIER_CHOICES, Patient
 from cohorts.risk import Tier
+from notifications.validators import validate_sms_safe
 
 from . import planner
 
@@ -228,7 +229,12 @@ class Visit(models.Model):
     window_end = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLANNED)
     booked_at = models.DateTimeField(null=True, blank=True, help_text="Appointment date and time.")
-    location = models.CharField(max_length=200, blank=True)
+    location = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[validate_sms_safe],
+        help_text="Named in the patient's SMS: a building or room, never a diagnosis.",
+    )
     note = models.TextField(blank=True)
     # The next SMS reminder of a booked visit (7 days, then 1 day before);
     # the due-sweep claims rows whose time has come.

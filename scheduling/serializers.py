@@ -3,6 +3,8 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import serializers
 
+from notifications.validators import validate_sms_safe
+
 from .models import ReminderSeries, Visit
 
 
@@ -45,7 +47,9 @@ class BookVisitSerializer(serializers.Serializer):
     booked_at = serializers.DateTimeField(
         help_text="Appointment date and time.", validators=[plausible_appointment]
     )
-    location = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    location = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, validators=[validate_sms_safe]
+    )
 
 
 class VisitNoteSerializer(serializers.Serializer):

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from cohorts.serializers import PatientField
+from notifications.validators import validate_sms_safe
 from scheduling.serializers import plausible_appointment
 
 from . import lesions
@@ -60,7 +61,9 @@ class UrgentVisitSerializer(serializers.Serializer):
     booked_at = serializers.DateTimeField(
         required=False, help_text="Book it now, if known.", validators=[plausible_appointment]
     )
-    location = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    location = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, validators=[validate_sms_safe]
+    )
 
 
 class LesionReportSerializer(serializers.ModelSerializer):

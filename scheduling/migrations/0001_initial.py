@@ -2,6 +2,7 @@
 
 import django.db.models.deletion
 import simple_history.models
+import notifications.validators
 from django.conf import settings
 from django.db import migrations, models
 
@@ -83,7 +84,7 @@ class Migration(migrations.Migration):
                 ('window_end', models.DateField()),
                 ('status', models.CharField(choices=[('planned', 'Planned'), ('booked', 'Booked'), ('completed', 'Completed'), ('missed', 'Missed'), ('cancelled', 'Cancelled')], default='planned', max_length=10)),
                 ('booked_at', models.DateTimeField(blank=True, help_text='Appointment date and time.', null=True)),
-                ('location', models.CharField(blank=True, max_length=200)),
+                ('location', models.CharField(blank=True, help_text="Named in the patient's SMS: a building or room, never a diagnosis.", max_length=200, validators=[notifications.validators.validate_sms_safe])),
                 ('note', models.TextField(blank=True)),
                 ('next_reminder_at', models.DateTimeField(blank=True, null=True)),
                 ('status_changed_at', models.DateTimeField(blank=True, null=True)),
@@ -168,7 +169,7 @@ class Migration(migrations.Migration):
                 ('window_end', models.DateField()),
                 ('status', models.CharField(choices=[('planned', 'Planned'), ('booked', 'Booked'), ('completed', 'Completed'), ('missed', 'Missed'), ('cancelled', 'Cancelled')], default='planned', max_length=10)),
                 ('booked_at', models.DateTimeField(blank=True, help_text='Appointment date and time.', null=True)),
-                ('location', models.CharField(blank=True, max_length=200)),
+                ('location', models.CharField(blank=True, help_text="Named in the patient's SMS: a building or room, never a diagnosis.", max_length=200, validators=[notifications.validators.validate_sms_safe])),
                 ('note', models.TextField(blank=True)),
                 ('next_reminder_at', models.DateTimeField(blank=True, null=True)),
                 ('status_changed_at', models.DateTimeField(blank=True, null=True)),

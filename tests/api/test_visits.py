@@ -112,3 +112,15 @@ def test_it_counts_a_missed_visit_as_overdue(visit):
     visit.miss()
 
     assert Visit.objects.get(pk=visit.pk).state_on(date(2026, 4, 20)) == "overdue"
+
+
+def test_it_refuses_a_place_that_names_a_diagnosis(api, alice, visit):
+    response = api(alice).post(
+        f"/api/v1/visits/{visit.pk}/book/",
+        {"booked_at": "2026-04-14T09:00:00Z", "location": "Breast Oncology Clinic"},
+    )
+
+    assert response.status_code == 400
+    assert "must not contain 'breast'" in response.json()["location"][0]
+    visit.refresh_from_db()
+    assert (visit.status, visit.location) == ("planned", "")
