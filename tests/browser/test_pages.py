@@ -5,6 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from notifications.sms_templates import names_a_diagnosis
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.browser
@@ -40,9 +41,9 @@ def test_home_page_invites_anonymous_users_to_sign_in(page, live_server):
     page.goto(live_server.url + "/")
 
     expect(page).to_have_title(re.compile("Home"))
-    expect(page.get_by_role("heading", level=1)).to_have_text(
-        "Follow-up surveillance after breast cancer"
-    )
+    expect(page.get_by_role("heading", level=1)).to_have_text("Follow-up care")
+    # Anyone can open this page: it names no diagnosis.
+    assert names_a_diagnosis(page.content()) == ""
     expect(page.locator("header.topbar").get_by_role("link", name="Sign in")).to_be_visible()
     expect(page.get_by_role("link", name="API documentation")).to_have_count(0)
 
