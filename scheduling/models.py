@@ -1,6 +1,7 @@
 """Follow-up protocols (versioned data), visits and reminder series."""
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models, transaction
@@ -296,7 +297,8 @@ class Visit(models.Model):
 
     @property
     def state(self) -> str:
-        return self.state_on(timezone.localdate())
+        """The state on the site's today (the cohort's zone), not the server's."""
+        return self.state_on(timezone.localdate(timezone=ZoneInfo(self.patient.cohort.timezone)))
 
     def _move(self, status: str, by, **fields) -> None:
         if status not in self.TRANSITIONS[self.status]:

@@ -43,7 +43,7 @@ class VisitViewSet(
 
     def get_queryset(self):
         return Visit.objects.filter(patient__in=patients_for(self.request.user)).select_related(
-            "protocol"
+            "protocol", "patient__cohort"
         )
 
     def _act(self, request, serializer_class, move) -> Response:

@@ -8,7 +8,7 @@ condition, so the page stays cheap as cohorts grow.
 """
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from cohorts.access import cohorts_for
 from cohorts.models import Patient
+from cohorts.site_days import per_zone
 from notifications.models import Message
 from scheduling.models import Visit
 
@@ -49,11 +50,27 @@ def _grouped(queryset, cohort_path: str, **counts) -> dict:
     return {row[cohort_path]: row for row in rows}
 
 
+def _due_on_the_sites_today(today, zone) -> Q:
+    start = datetime.combine(today, time.min, tzinfo=zone)
+    return Q(review_due_at__gte=start, review_due_at__lt=start + timedelta(days=1))
+
+
 def figures(user, now) -> list[dict]:
+    """Each cohort's figures; "today" is the cohort's own date (`cohorts.site_days`)."""
     cohorts = list(cohorts_for(user).order_by("name"))
-    today = timezone.localdate(now)
     unresolved = Q(status__in=Flag.UNRESOLVED)
     open_visit = Q(status__in=[Visit.Status.PLANNED, Visit.Status.BOOKED])
+    zone_of_patient = "patient__cohort__timezone"
+    ended = per_zone(cohorts, zone_of_patient, lambda today, _: Q(window_end__lt=today), now)
+    soon = per_zone(
+        cohorts,
+        zone_of_patient,
+        lambda today, _: Q(window_start__gte=today, window_start__lte=today + timedelta(days=14)),
+        now,
+    )
+    paused = per_zone(
+        cohorts, "cohort__timezone", lambda today, _: Q(reminders_paused_until__gte=today), now
+    )
     groups = [
         _grouped(
             Questionnaire.objects.filter(patient__cohort__in=cohorts, closed_at__isnull=True),
@@ -66,14 +83,14 @@ def figures(user, now) -> list[dict]:
             flags_open=unresolved,
             flags_urgent_open=unresolved & Q(urgency=Flag.Urgency.URGENT),
             flags_overdue=unresolved & Q(review_due_at__lt=now),
-            flags_due_today=unresolved & Q(review_due_at__date=today),
+            flags_due_today=unresolved
+            & per_zone(cohorts, zone_of_patient, _due_on_the_sites_today, now),
         ),
         _grouped(
             Visit.objects.filter(patient__cohort__in=cohorts),
             "patient__cohort",
-            visits_overdue=Q(status=Visit.Status.MISSED) | open_visit & Q(window_end__lt=today),
-            visits_due_soon=open_visit
-            & Q(window_start__gte=today, window_start__lte=today + timedelta(days=14)),
+            visits_overdue=Q(status=Visit.Status.MISSED) | open_visit & ended,
+            visits_due_soon=open_visit & soon,
         ),
         _grouped(
             Message.objects.filter(patient__cohort__in=cohorts),
@@ -88,7 +105,7 @@ def figures(user, now) -> list[dict]:
             patients=Q(),
             patients_opted_out=Q(contact__opted_out_at__isnull=False),
             patients_phone_invalid=Q(contact__invalid_at__isnull=False),
-            patients_paused=Q(reminders_paused_until__gte=today),
+            patients_paused=paused,
         ),
     ]
     return [_cohort_row(cohort, groups) for cohort in cohorts]

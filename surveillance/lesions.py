@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cohorts import messaging, services
+from cohorts import messaging, services, site_days
 from cohorts.models import Patient
 from notifications.models import Message
 from notifications.sms_templates import WHEN
@@ -250,7 +250,7 @@ def add_urgent_visit(
         raise FlagStateError("This flag is already resolved.")
     if flag.urgent_visit_id:
         return flag.urgent_visit
-    today = timezone.localdate()
+    today = site_days.today(flag.patient.cohort)  # the clinic's date, not the server's
     visit = Visit.objects.create(
         patient=flag.patient,
         kind=Visit.Kind.URGENT,
