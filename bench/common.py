@@ -198,7 +198,9 @@ def enrol_cohort(count: int, batch_size: int = 1_000, seed: int = DEFAULT_SEED) 
 
     rng = random.Random(seed)
     today = timezone.localdate()
-    cohort = Cohort.objects.create(name="Benchmark cohort", site="Benchmark Hospital")
+    cohort = Cohort.objects.create(
+        name="Benchmark cohort", site="Benchmark Hospital", timezone="UTC", country="US"
+    )
     report_every = max(1, count // 10)
     done, next_report = 0, report_every
     started = time.perf_counter()

@@ -92,7 +92,9 @@ def run(args: argparse.Namespace) -> None:
 
     rng = random.Random(args.seed)
     today = timezone.localdate()
-    cohort = Cohort.objects.create(name="Benchmark cohort", site="Benchmark Hospital")
+    cohort = Cohort.objects.create(
+        name="Benchmark cohort", site="Benchmark Hospital", timezone="UTC", country="US"
+    )
 
     print()
     print(f"Enrolling {args.patients} patients in batches of {args.batch_size}")

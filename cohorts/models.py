@@ -12,6 +12,7 @@ from notifications.models import Contact
 from notifications.validators import validate_sms_safe, validate_time_zone
 
 from . import risk
+from .holiday_calendars import validate_country, validate_subdivision
 
 TIER_CHOICES = [(tier.value, tier.value) for tier in risk.Tier]
 RECEPTOR_CHOICES = [(receptor.value, receptor.value) for receptor in risk.Receptor]
@@ -32,9 +33,18 @@ class Cohort(models.Model):
     )
     timezone = models.CharField(
         max_length=64,
-        default="UTC",
         validators=[validate_time_zone],
-        help_text="The site's time zone: review deadlines count its business days.",
+        help_text="The site's time zone: its dates, and patients' zone unless they give one.",
+    )
+    country = models.CharField(
+        max_length=2,
+        validators=[validate_country],
+        help_text="ISO 3166 code, e.g. US: its public holidays are not business days.",
+    )
+    subdivision = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="State or region code, e.g. NY: its public holidays too.",
     )
     coordinators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="coordinated_cohorts"
@@ -54,6 +64,11 @@ class Cohort(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.site})"
+
+    def clean(self):
+        super().clean()
+        if self.country and self.subdivision:
+            validate_subdivision(self.country, self.subdivision)
 
 
 class Patient(models.Model):

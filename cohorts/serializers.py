@@ -11,6 +11,7 @@ from notifications.validators import validate_time_zone
 
 from . import contacts, services
 from .access import cohorts_for, patients_for
+from .holiday_calendars import validate_subdivision
 from .models import Cohort, Patient, RiskAssessment, TumourProfile
 
 MRN_TAKEN = "This MRN is already enrolled at this site."
@@ -39,6 +40,8 @@ class CohortSerializer(serializers.ModelSerializer):
             "name",
             "site",
             "timezone",
+            "country",
+            "subdivision",
             "contact_phone",
             "coordinators",
             "clinical_leads",
@@ -50,6 +53,16 @@ class CohortSerializer(serializers.ModelSerializer):
     def validate_timezone(self, value):
         _django_validator(validate_time_zone, value)
         return value
+
+    def validate(self, attrs):
+        country = attrs.get("country", getattr(self.instance, "country", ""))
+        subdivision = attrs.get("subdivision", getattr(self.instance, "subdivision", ""))
+        if country and subdivision:
+            try:
+                validate_subdivision(country, subdivision)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.message_dict) from exc
+        return attrs
 
 
 class TumourProfileSerializer(serializers.ModelSerializer):

@@ -9,9 +9,11 @@ from .models import Flag, FlagEscalation, Holiday, LesionReport
 
 @admin.register(Holiday)
 class HolidayAdmin(admin.ModelAdmin):
-    """Days review deadlines skip: edit the list here."""
+    """Local closures review deadlines skip, per site (public holidays come from the
+    cohort's country and subdivision)."""
 
-    list_display = ("day", "name")
+    list_display = ("day", "name", "site")
+    list_filter = ("site",)
     date_hierarchy = "day"
 
 

@@ -100,7 +100,11 @@ def _demo_profile(kind: str, rng: random.Random) -> TumourProfile:
 @transaction.atomic
 def create_demo_cohort(coordinator, size: int = 36, seed: int = 2026) -> Cohort | None:
     """Create the demo cohort once; returns None when it already exists."""
-    cohort, created = Cohort.objects.get_or_create(name=DEMO_COHORT, site=DEMO_SITE)
+    cohort, created = Cohort.objects.get_or_create(
+        name=DEMO_COHORT,
+        site=DEMO_SITE,
+        defaults={"timezone": "America/New_York", "country": "US", "subdivision": "NY"},
+    )
     cohort.coordinators.add(coordinator)
     if not created:
         return None

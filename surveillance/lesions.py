@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from cohorts import messaging, services, site_days
+from cohorts.holiday_calendars import public_holidays
 from cohorts.models import Patient
 from notifications.models import Message
 from notifications.sms_templates import WHEN
@@ -28,11 +30,17 @@ class FlagStateError(Exception):
     """The flag cannot take this step from its current status."""
 
 
-def holidays() -> set:
-    return set(
-        Holiday.objects.filter(day__gte=timezone.localdate() - timedelta(days=7)).values_list(
-            "day", flat=True
-        )
+# Review deadlines are at most a few weeks ahead: the days off looked up around them.
+DAYS_OFF_AHEAD = timedelta(days=120)
+
+
+def days_off(cohort, since: datetime) -> set:
+    """The site's public holidays and local closures around `since` (the site's dates)."""
+    start = site_days.today(cohort, since) - timedelta(days=7)
+    end = start + DAYS_OFF_AHEAD
+    closures = Holiday.objects.filter(Q(site="") | Q(site=cohort.site), day__range=(start, end))
+    return public_holidays(cohort.country, cohort.subdivision, start, end) | set(
+        closures.values_list("day", flat=True)
     )
 
 
@@ -93,10 +101,11 @@ def record_report(
 def _deadlines(patient: Patient, since: datetime, urgency: str) -> dict:
     """Review and lead-escalation deadlines, in business days of the site from `since`."""
     sla = settings.FLAG_REVIEW_BUSINESS_DAYS[urgency]
-    days_off, zone = holidays(), patient.cohort.timezone
+    cohort = patient.cohort
+    off = days_off(cohort, since)
     return {
-        "review_due_at": add_business_days(since, sla, zone, days_off),
-        "lead_escalation_due_at": add_business_days(since, 2 * sla, zone, days_off),
+        "review_due_at": add_business_days(since, sla, cohort.timezone, off),
+        "lead_escalation_due_at": add_business_days(since, 2 * sla, cohort.timezone, off),
     }
 
 

@@ -48,6 +48,8 @@ class CohortFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Cohort {n}")
     site = "General Hospital"
+    timezone = "UTC"
+    country = "US"
 
     @factory.post_generation
     def coordinators(cohort, create, extracted, **kwargs):

@@ -13,16 +13,26 @@ from .reports import LesionReport
 
 
 class Holiday(models.Model):
-    """A day the care team does not work: review deadlines skip it."""
+    """A local closure: a day a site's care team does not work (review deadlines skip it).
 
-    day = models.DateField(unique=True)
+    Public holidays come from the cohort's country and subdivision
+    (`cohorts.holiday_calendars`); these are the days on top of them.
+    """
+
+    day = models.DateField()
     name = models.CharField(max_length=100)
+    site = models.CharField(
+        max_length=200, blank=True, help_text="The site it closes; blank: every site."
+    )
 
     class Meta:
-        ordering = ["day"]
+        ordering = ["day", "site"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "day"], name="closure_once_per_site_and_day")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.name}"
+        return f"{self.day} {self.name} ({self.site or 'every site'})"
 
 
 class Flag(models.Model):

@@ -73,7 +73,9 @@ def enrol_due_patients(count: int, batch_size: int = 500) -> list[str]:
     ensure_default_protocol()
     zones = daytime_zones()
     today = timezone.localdate()
-    cohort = Cohort.objects.create(name=f"E2E cohort {time.time_ns()}", site="E2E Hospital")
+    cohort = Cohort.objects.create(
+        name=f"E2E cohort {time.time_ns()}", site="E2E Hospital", timezone="UTC", country="US"
+    )
     phones = []
     for start in range(0, count, batch_size):
         patients, profiles, details = [], [], []

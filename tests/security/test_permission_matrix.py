@@ -445,7 +445,12 @@ def request_for(
 
     if name == "cohort-list":
         if method == "POST":
-            body = {"name": "" if invalid else "Cohort Newbury", "site": "Eastfield Clinic"}
+            body = {
+                "name": "" if invalid else "Cohort Newbury",
+                "site": "Eastfield Clinic",
+                "timezone": "Europe/London",
+                "country": "GB",
+            }
             return Call(method, _url(route), body)
         # GET: own = everything I may see; other = filtered to the other cohort's site
         return Call(method, _url(route), query={"site": side.cohort.site})
@@ -453,7 +458,17 @@ def request_for(
         pk = MISSING if missing else side.cohort.pk
         body = None
         if method == "PUT":
-            body = {} if invalid else {"name": side.cohort.name, "site": side.cohort.site}
+            cohort = side.cohort
+            body = (
+                {}
+                if invalid
+                else {
+                    "name": cohort.name,
+                    "site": cohort.site,
+                    "timezone": cohort.timezone,
+                    "country": cohort.country,
+                }
+            )
         elif method == "PATCH":
             body = {"coordinators": [MISSING]} if invalid else {"is_active": True}
         return Call(method, _url(route, pk=pk), body, mentioned_id=pk)
