@@ -117,7 +117,8 @@ def plan(
 ) -> Plan:
     """Plan the visits and reminder series still ahead of a person enrolled on `enrolled_on`.
 
-    Each series' `next_due_at` is its first occurrence at or after the later of the local start
+    A visit whose window is still open on the enrolment day is planned even if
+    its due date has passed: it can still be done in time. Each series' `next_due_at` is its first occurrence at or after the later of the local start
     of the enrolment day and `now` (aware, optional); series with no such occurrence are dropped.
     """
     not_before = datetime.combine(enrolled_on, time.min, tzinfo=ZoneInfo(timezone))
@@ -127,7 +128,7 @@ def plan(
         visit
         for rule in protocol.visit_rules
         for visit in _plan_visits(rule, treatment_end, protocol.follow_up_months)
-        if visit.due_date >= enrolled_on
+        if visit.window_end >= enrolled_on
     ]
     series = (
         _plan_series(

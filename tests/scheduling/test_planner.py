@@ -201,7 +201,7 @@ def test_it_stops_a_series_just_before_the_next_period_begins() -> None:
 
 def test_it_gives_a_patient_enrolled_3_years_late_only_the_visits_still_ahead() -> None:
     treatment_end = date(2022, 1, 15)
-    enrolled_on = date(2025, 1, 16)
+    enrolled_on = date(2025, 2, 13)  # month 36's windows have closed (+2 and +4 weeks)
 
     result = plan_for(Tier.HIGH, treatment_end, enrolled_on=enrolled_on)
 
@@ -212,6 +212,17 @@ def test_it_gives_a_patient_enrolled_3_years_late_only_the_visits_still_ahead() 
     [monthly] = result.series
     assert monthly.rule.startswith("FREQ=MONTHLY;INTERVAL=1;")
     assert monthly.next_due_at == datetime(2025, 2, 15, 10, 0, tzinfo=UTC)
+
+
+def test_it_plans_a_visit_whose_window_is_still_open_at_enrolment() -> None:
+    treatment_end = date(2022, 1, 15)
+    enrolled_on = date(2025, 1, 20)  # month 36 was due on the 15th; its window is open
+
+    result = plan_for(Tier.HIGH, treatment_end, enrolled_on=enrolled_on)
+
+    first = visits_of(result, VisitKind.CLINIC)[0]
+    assert first.due_date == date(2025, 1, 15)
+    assert first.window_start < enrolled_on <= first.window_end
 
 
 def test_it_plans_a_visit_due_on_the_enrolment_day() -> None:
@@ -399,7 +410,7 @@ def test_it_plans_ordered_future_non_overlapping_visits(
     keys = [(visit.due_date, visit.kind) for visit in result.visits]
     assert keys == sorted(keys)
     assert len(set(keys)) == len(keys)
-    assert all(visit.due_date >= enrolled_on for visit in result.visits)
+    assert all(visit.window_end >= enrolled_on for visit in result.visits)
     for kind in VisitKind:
         visits = visits_of(result, kind)
         for earlier, later in zip(visits, visits[1:], strict=False):
@@ -419,7 +430,10 @@ def test_it_never_sees_a_higher_tier_less_often_in_any_year(
             timezone=timezone,
             reminder_time=reminder_time,
         )
-        years = [follow_up_year(treatment_end, day) for day in due_dates(result, VisitKind.CLINIC)]
+        # Visits due before enrolment are there only while their windows are open, and
+        # the tiers' windows differ: compare the visits still due.
+        due = [day for day in due_dates(result, VisitKind.CLINIC) if day >= treatment_end + offset]
+        years = [follow_up_year(treatment_end, day) for day in due]
         return [years.count(year) for year in range(1, 11)]
 
     standard, high, very_high = (clinic_visits_per_year(tier) for tier in TIERS_LOW_TO_HIGH)
