@@ -118,7 +118,9 @@ def plan(
     """Plan the visits and reminder series still ahead of a person enrolled on `enrolled_on`.
 
     A visit whose window is still open on the enrolment day is planned even if
-    its due date has passed: it can still be done in time. Each series' `next_due_at` is its first occurrence at or after the later of the local start
+    its due date has passed: it can still be done in time.
+
+    Each series' `next_due_at` is its first occurrence at or after the later of the local start
     of the enrolment day and `now` (aware, optional); series with no such occurrence are dropped.
     """
     not_before = datetime.combine(enrolled_on, time.min, tzinfo=ZoneInfo(timezone))
