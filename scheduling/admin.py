@@ -5,6 +5,7 @@ from audit.mixins import AuditedAdminMixin
 from cohorts.access import patients_for
 
 from .models import (
+    InvalidProtocol,
     Protocol,
     ProtocolReminderRule,
     ProtocolVisitRule,
@@ -66,10 +67,16 @@ class ProtocolAdmin(admin.ModelAdmin):
         if queryset.count() != 1 or not queryset.get().is_editable:
             self.message_user(request, "Choose exactly one draft.", level=messages.ERROR)
             return
-        with transaction.atomic():
-            protocol = queryset.get()
-            protocol.activate()
-            transaction.on_commit(replan_everyone.delay)
+        try:
+            with transaction.atomic():
+                protocol = queryset.get()
+                protocol.activate()
+                transaction.on_commit(replan_everyone.delay)
+        except InvalidProtocol as exc:
+            for problem in exc.problems:
+                self.message_user(request, problem, level=messages.ERROR)
+            self.message_user(request, "Not activated: nothing changed.", level=messages.ERROR)
+            return
         self.message_user(request, f"Version {protocol.version} is active; re-planning started.")
 
 

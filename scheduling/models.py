@@ -16,6 +16,14 @@ from notifications.validators import validate_sms_safe
 from . import planner
 
 
+class InvalidProtocol(ValueError):
+    """The draft's rules cannot be put in force; `problems` says why."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 class ProtocolQuerySet(models.QuerySet):
     def active(self) -> "Protocol":
         return self.get(status=Protocol.Status.ACTIVE)
@@ -107,11 +115,24 @@ class Protocol(models.Model):
             rule.save()
         return draft
 
+    def problems(self) -> list[str]:
+        """Why this version must not be put in force ([] when it may)."""
+        return planner.protocol_problems(
+            {tier.value: rules for tier, rules in self.rules_by_tier().items()}
+        )
+
     @transaction.atomic
     def activate(self) -> None:
-        """Put this draft in force and retire the version it replaces."""
+        """Put this draft in force and retire the version it replaces.
+
+        A draft with problems (`problems()`) is refused: a tier without rules
+        would lose every future visit, an interval of 0 would stop planning.
+        """
         if self.status != self.Status.DRAFT:
             raise ValueError("Only a draft protocol can be activated.")
+        problems = self.problems()
+        if problems:
+            raise InvalidProtocol(problems)
         Protocol.objects.filter(status=self.Status.ACTIVE).update(status=self.Status.RETIRED)
         self.status, self.activated_on = self.Status.ACTIVE, timezone.now()
         self.save(update_fields=["status", "activated_on"])

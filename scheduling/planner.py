@@ -77,6 +77,51 @@ class TierProtocol:
     follow_up_months: int = 120
 
 
+# A month is at least 28 days: a window this wide or wider could hold two visits.
+_SHORTEST_MONTH_DAYS = 28
+
+
+def protocol_problems(tiers: dict[str, TierProtocol]) -> list[str]:
+    """Why these rules must not be put in force, in plain words ([] when they may).
+
+    Every tier needs a clinic-visit rule and a self-exam reminder rule (a tier
+    without them would have its future visits and reminders removed), every
+    interval is at least 1, a visit's window is narrower than its interval, and
+    a rule's end comes after its start.
+    """
+    problems = []
+    for tier, protocol in tiers.items():
+        if not any(rule.kind is VisitKind.CLINIC for rule in protocol.visit_rules):
+            problems.append(f"{tier}: no clinic-visit rule.")
+        if not any(rule.kind == "self_exam" for rule in protocol.reminder_rules):
+            problems.append(f"{tier}: no self-exam reminder rule.")
+        problems += [f"{tier}: {problem}" for problem in _visit_rule_problems(protocol)]
+        problems += [
+            f"{tier} {rule.kind} reminders: every {rule.interval} is not an interval."
+            for rule in protocol.reminder_rules
+            if rule.interval < 1
+        ]
+        problems += [
+            f"{tier} {rule.kind} from month {rule.start_month}: ends before it starts."
+            for rule in (*protocol.visit_rules, *protocol.reminder_rules)
+            if rule.end_month is not None and rule.end_month <= rule.start_month
+        ]
+    return problems
+
+
+def _visit_rule_problems(protocol: TierProtocol) -> list[str]:
+    problems = []
+    for rule in protocol.visit_rules:
+        if rule.interval_months < 1:
+            problems.append(f"{rule.kind} visits every {rule.interval_months} months.")
+        elif 2 * rule.window_days >= rule.interval_months * _SHORTEST_MONTH_DAYS:
+            problems.append(
+                f"{rule.kind} visits every {rule.interval_months} months with a window of "
+                f"+/- {rule.window_days} days: the window must be narrower than the interval."
+            )
+    return problems
+
+
 @dataclass(frozen=True)
 class PlannedVisit:
     kind: VisitKind
