@@ -1,23 +1,40 @@
 """The messages API: SMS to and from the patients of the user's cohorts."""
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from audit.mixins import AuditedViewSetMixin
+from notifications import inbound
 from notifications.models import Message
 
 from .access import is_admin, patients_for
 from .filters import MessageFilter
+from .serializers import PatientField
 
 
 class MessageSerializer(serializers.ModelSerializer):
     patient = serializers.IntegerField(
         source="subject_id", read_only=True, allow_null=True, help_text="The patient it is about."
     )
+    candidates = serializers.SerializerMethodField(
+        help_text="For a message from a shared number: the patients of yours who use that "
+        "number, one of whom a coordinator assigns it to."
+    )
+
+    def get_candidates(self, message) -> list[int]:
+        request = self.context.get("request")
+        if message.subject_id is not None or message.contact_id is None or request is None:
+            return []
+        return list(
+            patients_for(request.user)
+            .filter(contact_id=message.contact_id, is_active=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
 
     class Meta:
         model = Message
@@ -42,9 +59,14 @@ class MessageSerializer(serializers.ModelSerializer):
             "needs_review",
             "reviewed_at",
             "reviewed_by",
+            "candidates",
             "created_on",
         ]
         read_only_fields = fields
+
+
+class AssignSerializer(serializers.Serializer):
+    patient = PatientField()
 
 
 class CheckInSerializer(serializers.Serializer):
@@ -70,21 +92,57 @@ class MessageViewSet(
         return message.subject_id
 
     def get_queryset(self):
+        """About my patients; and, from a number one of my patients uses, about nobody yet."""
         user = self.request.user
-        visible = Q(patient__in=patients_for(user))
+        mine = patients_for(user)
+        on_my_patients_number = Exists(mine.filter(contact_id=OuterRef("contact_id")))
+        visible = Q(patient__in=mine) | Q(on_my_patients_number, subject_id__isnull=True)
         if is_admin(user):
             visible |= Q(subject_id__isnull=True)
         return Message.objects.filter(visible)
+
+    @extend_schema(request=AssignSerializer, responses=MessageSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        """Say whose message it is (from a number several patients share), in one step.
+
+        The message then goes to the handlers as if it had just come: a lesion
+        report becomes a flag now, its review deadline counted from when the
+        patient wrote. 409 if it already has a patient.
+        """
+        message = self.get_object()
+        if message.subject_id is not None:
+            return Response(
+                {"detail": "This message already has a patient."}, status=status.HTTP_409_CONFLICT
+            )
+        payload = AssignSerializer(data=request.data, context={"request": request})
+        payload.is_valid(raise_exception=True)
+        patient = payload.validated_data["patient"]
+        if patient.pk not in MessageSerializer(context={"request": request}).get_candidates(
+            message
+        ):
+            raise serializers.ValidationError({"patient": "Not a patient using this number."})
+        try:
+            inbound.route_to_subject(message.pk, patient)
+        except ValueError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        message.refresh_from_db()
+        self._mark_reviewed(message, request.user)
+        return Response(MessageSerializer(message, context={"request": request}).data)
 
     @extend_schema(request=None, responses=MessageSerializer)
     @action(detail=True, methods=["post"])
     def review(self, request, pk=None):
         """Mark an inbound message as read and dealt with."""
         message = self.get_object()
+        self._mark_reviewed(message, request.user)
+        return Response(MessageSerializer(message, context={"request": request}).data)
+
+    @staticmethod
+    def _mark_reviewed(message: Message, user) -> None:
         if message.reviewed_at is None:
-            message.reviewed_at, message.reviewed_by = timezone.now(), request.user
+            message.reviewed_at, message.reviewed_by = timezone.now(), user
             message.needs_review = False
             message.save(
                 update_fields=["reviewed_at", "reviewed_by", "needs_review", "modified_on"]
             )
-        return Response(MessageSerializer(message).data)

@@ -116,6 +116,33 @@ def _reply(message: Message, kind: str, **context) -> None:
     outbox.queue(message.contact, kind, key, subject=message.subject, is_reply=True, **context)
 
 
+@transaction.atomic
+def route_to_subject(message_id: int, subject) -> str:
+    """A person said whose message this is (a shared number): give it to the handlers now.
+
+    Only an inbound message without a subject can be given one. The handlers
+    see it as if it had just come, so a lesion report it contains becomes a
+    flag now, counted from when the patient wrote.
+    """
+    message = Message.objects.select_for_update().get(pk=message_id)
+    if message.direction != Message.Direction.INBOUND or message.subject_id is not None:
+        raise ValueError("Only an inbound message without a subject can be assigned.")
+    message.subject = subject
+    outcome = next(filter(None, (handler(message) for handler in hooks.reply_handlers())), "")
+    message.routed_at, message.routed_as = timezone.now(), outcome or "inbox"
+    message.save(
+        update_fields=[
+            "subject_type",
+            "subject_id",
+            "routed_at",
+            "routed_as",
+            "needs_review",
+            "modified_on",
+        ]
+    )
+    return message.routed_as
+
+
 def route_safely(message_id: int) -> None:
     """Route now; if that fails the message stays stored and unrouted for a retry."""
     try:

@@ -225,7 +225,9 @@ def _start(message: Message, patient: Patient, moment: datetime) -> str:
         patient=patient, started_at=moment, expires_at=_expiry(moment)
     )
     questionnaire.messages.add(message)
-    _open_report(questionnaire, message, moment)
+    # The review clock runs from when the patient wrote (a message from a shared
+    # number reaches here only once a coordinator said whose it is).
+    _open_report(questionnaire, message, min(moment, message.created_on or moment))
     if not patient.can_receive_sms:
         # No question can reach them (STOP, no consent, bad number): a person calls instead.
         _finish(questionnaire, complete=False, at=moment)

@@ -144,6 +144,7 @@ KNOWN: dict[str, set[str]] = {
     "message-list": {"GET"},
     "message-detail": {"GET"},
     "message-review": {"POST"},
+    "message-assign": {"POST"},
     "dashboard": {"GET"},
     "patient-calendar": {"GET"},
     "lesion-report-list": {"GET", "POST"},
@@ -173,8 +174,10 @@ PATIENT_DETAIL_ROUTES = {
     "patient-calendar",
     "patient-check-in",
 }
-MESSAGE_DETAIL_ROUTES = {"message-detail", "message-review"}
-NO_INVALID_FORM = {"message-review"}  # reviewing twice is fine: nothing to refuse
+MESSAGE_DETAIL_ROUTES = {"message-detail", "message-review", "message-assign"}
+# Reviewing twice is fine: nothing to refuse. The world's messages all have their patient:
+# assigning one is a 409 whatever the body (tests/api/test_shared_numbers.py does the rest).
+NO_INVALID_FORM = {"message-review", "message-assign"}
 VISIT_DETAIL_ROUTES = {"visit-detail", "visit-book", "visit-complete", "visit-miss", "visit-cancel"}
 TRANSITIONS = {"visit-complete", "visit-miss", "visit-cancel"}
 FLAG_DETAIL_ROUTES = {"flag-detail", "flag-acknowledge", "flag-resolve", "flag-urgent-visit"}
@@ -512,7 +515,8 @@ def request_for(
         return Call(method, _url(route, pk=pk), body, mentioned_id=pk)
     if name in MESSAGE_DETAIL_ROUTES:
         pk = MISSING if missing else side.message_id
-        return Call(method, _url(route, pk=pk), mentioned_id=pk)
+        body = {"patient": side.patients[0].pk} if name == "message-assign" else None
+        return Call(method, _url(route, pk=pk), body, mentioned_id=pk)
     if name in VISIT_DETAIL_ROUTES:
         visit_id = side.cancelled_visit_id if invalid and name in TRANSITIONS else side.visit_id
         pk = MISSING if missing else visit_id
@@ -546,6 +550,8 @@ def expected_status(
         return 403  # they see the flag, so refusing it says nothing new; before validation
     if invalid:
         return 409 if name in CONFLICTS else 400
+    if name == "message-assign":
+        return 409  # the world's messages already have their patient
     if method == "POST" and name in CREATES:
         return 201
     if name == "patient-check-in":
