@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -257,8 +258,9 @@ class RiskAssessmentSerializer(serializers.ModelSerializer):
         fields = ["tier", "reasons", "rule_version", "assessed_at", "assessed_by"]
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class PatientField(serializers.PrimaryKeyRelatedField):
-    """Only patients of the requesting user's cohorts can be chosen."""
+    """Only patients of the requesting user's cohorts can be chosen (a patient id)."""
 
     def get_queryset(self):
         return patients_for(self.context["request"].user)
