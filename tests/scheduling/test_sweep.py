@@ -116,11 +116,17 @@ def test_its_cost_grows_with_what_is_due_not_with_the_cohort():
     assert queries_for_a_tick(idle=3) == queries_for_a_tick(idle=30)
 
 
-def test_it_writes_no_reminder_for_an_appointment_already_past_after_an_outage():
+def visit_booked_on_1_june(days_ahead: int):
+    """A high-tier patient's first clinic visit, booked on 1 June for `days_ahead` later."""
     with time_machine.travel("2026-06-01 14:00Z"):
         patient = PatientFactory(tier="high")
         visit = patient.visits.filter(kind="clinic").order_by("due_date").first()
-        visit.book(timezone.now() + timedelta(days=10), "Clinic 2")
+        visit.book(timezone.now() + timedelta(days=days_ahead), "Clinic 2")
+    return visit
+
+
+def test_it_writes_no_reminder_for_an_appointment_already_past_after_an_outage():
+    visit = visit_booked_on_1_june(10)
 
     with time_machine.travel("2026-06-12 14:00Z"):  # the workers were down until after it
         assert sweep()["visit_reminder"] == 1  # claimed and advanced ...
@@ -131,10 +137,7 @@ def test_it_writes_no_reminder_for_an_appointment_already_past_after_an_outage()
 
 
 def test_a_held_reminder_is_cancelled_once_its_appointment_has_passed(sms_outbox):
-    with time_machine.travel("2026-06-01 14:00Z"):
-        patient = PatientFactory(tier="high")
-        visit = patient.visits.filter(kind="clinic").order_by("due_date").first()
-        visit.book(timezone.now() + timedelta(days=8), "Clinic 2")
+    visit_booked_on_1_june(8)
     with time_machine.travel("2026-06-02 14:01Z"):
         sweep()
     reminder = Message.objects.get(kind="visit_reminder")
@@ -149,10 +152,7 @@ def test_a_held_reminder_is_cancelled_once_its_appointment_has_passed(sms_outbox
 
 
 def test_a_rebooked_visits_old_reminder_is_cancelled_and_the_new_time_reminded(sms_outbox):
-    with time_machine.travel("2026-06-01 14:00Z"):
-        patient = PatientFactory(tier="high")
-        visit = patient.visits.filter(kind="clinic").order_by("due_date").first()
-        visit.book(timezone.now() + timedelta(days=8), "Clinic 2")
+    visit = visit_booked_on_1_june(8)
     with time_machine.travel("2026-06-02 14:01Z"):
         sweep()
         old = Message.objects.get(kind="visit_reminder")
