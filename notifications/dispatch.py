@@ -127,7 +127,8 @@ def _start_sending(message: Message, now: datetime) -> Message:
 
 def decide(message: Message, contact: Contact, now: datetime, paused_until=None) -> policy.Decision:
     """When the rules let this message go (the contact's row should be locked)."""
-    sent_at = _routine_sends(contact, message, now) if message.counts_against_cap else []
+    held_by_cap = message.counts_against_cap and not message.time_critical
+    sent_at = _routine_sends(contact, message, now) if held_by_cap else []
     return policy.earliest_send(
         now,
         contact.timezone,

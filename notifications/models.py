@@ -143,6 +143,11 @@ class Message(models.Model):
     status = models.CharField(max_length=13, choices=Status.choices)
     urgent = models.BooleanField(default=False, help_text="Exempt from the frequency cap.")
     is_reply = models.BooleanField(default=False, help_text="Exempt from the frequency cap.")
+    time_critical = models.BooleanField(
+        default=False,
+        help_text="Never held by the frequency cap, though it counts against it: a visit "
+        "reminder goes before its visit, and the day's self-exam reminder waits instead.",
+    )
     idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
     send_after = models.DateTimeField(null=True, blank=True)
     hold_reason = models.CharField(max_length=20, blank=True)

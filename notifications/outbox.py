@@ -19,6 +19,7 @@ def build(
     send_after: datetime | None = None,
     urgent: bool = False,
     is_reply: bool = False,
+    time_critical: bool = False,
     **context,
 ) -> Message:
     """An unsaved outbound message to `to`, in its language, about `subject`."""
@@ -34,6 +35,7 @@ def build(
         send_after=send_after or timezone.now(),
         urgent=urgent,
         is_reply=is_reply,
+        time_critical=time_critical,
     )
 
 

@@ -124,6 +124,7 @@ def _visit_reminder(visit: Visit) -> Message:
         visit.patient,
         "visit_reminder",
         visit_reminder_key(visit),
+        time_critical=True,
         day=local.strftime("%Y-%m-%d"),
         hour=local.strftime("%H:%M"),
         place=f", {visit.location}" if visit.location else "",

@@ -60,6 +60,7 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('failed', 'Failed'), ('undeliverable', 'Undeliverable'), ('received', 'Received'), ('cancelled', 'Cancelled')], max_length=13)),
                 ('urgent', models.BooleanField(default=False, help_text='Exempt from the frequency cap.')),
                 ('is_reply', models.BooleanField(default=False, help_text='Exempt from the frequency cap.')),
+                ('time_critical', models.BooleanField(default=False, help_text="Never held by the frequency cap, though it counts against it: a visit reminder goes before its visit, and the day's self-exam reminder waits instead.")),
                 ('idempotency_key', models.CharField(blank=True, max_length=200, null=True, unique=True)),
                 ('send_after', models.DateTimeField(blank=True, null=True)),
                 ('hold_reason', models.CharField(blank=True, max_length=20)),

@@ -72,6 +72,31 @@ def test_it_holds_the_second_routine_message_of_the_day_but_not_a_reply(patient,
 
 
 @time_machine.travel(MORNING)
+def test_a_visit_reminder_outranks_the_days_self_exam_reminder(patient, sms_outbox):
+    earlier = queue(patient, key="self-exam-1")
+    visit_reminder = queue(patient, kind="check_in", key="visit", time_critical=True)
+    later = queue(patient, key="self-exam-2")
+
+    results = [dispatch.send(m.pk) for m in (earlier, visit_reminder, later)]
+
+    # The day's one routine SMS went; the visit reminder goes anyway; the next one waits.
+    assert results == ["sent", "sent", "not claimable"]
+    later.refresh_from_db()
+    assert later.hold_reason == "frequency_cap"
+
+
+@time_machine.travel(MORNING)
+def test_a_visit_reminder_sent_first_makes_the_self_exam_wait(patient, sms_outbox):
+    visit_reminder = queue(patient, kind="check_in", key="visit", time_critical=True)
+    self_exam = queue(patient, key="self-exam")
+
+    assert [dispatch.send(m.pk) for m in (visit_reminder, self_exam)] == [
+        "sent",
+        "not claimable",
+    ]
+
+
+@time_machine.travel(MORNING)
 def test_a_message_another_worker_is_sending_counts_against_the_cap(patient, sms_outbox):
     first, second = queue(patient, key="a"), queue(patient, key="b")
     claimed = dispatch.claim(first.pk, timezone.now())  # a worker is mid-send: no sent_at yet

@@ -99,6 +99,10 @@ def test_it_reminds_a_booked_visit_seven_days_and_one_day_before():
     assert reminders == [1, 1, 0]
     bodies = list(Message.objects.filter(kind="visit_reminder").values_list("body", flat=True))
     assert all("2026-06-11 at 10:00, Clinic 2" in body for body in bodies)
+    # Never held by the frequency cap: the day-before reminder must come before the visit.
+    assert all(
+        Message.objects.filter(kind="visit_reminder").values_list("time_critical", flat=True)
+    )
 
 
 @time_machine.travel(NOW)
