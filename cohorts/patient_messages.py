@@ -47,6 +47,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "status",
             "urgent",
             "is_reply",
+            "time_critical",
             "provider_sid",
             "send_after",
             "hold_reason",
