@@ -83,6 +83,11 @@ def _route(message: Message) -> str:
         return _help(contact, message, sender)
     if message.subject_id is None:
         return "inbox"  # unknown or shared number: a person must look
+    return _handle(message)
+
+
+def _handle(message: Message) -> str:
+    """The first registered handler's label for the message, or "inbox" if none took it."""
     for handler in hooks.reply_handlers():
         outcome = handler(message)
         if outcome:
@@ -128,8 +133,7 @@ def route_to_subject(message_id: int, subject) -> str:
     if message.direction != Message.Direction.INBOUND or message.subject_id is not None:
         raise ValueError("Only an inbound message without a subject can be assigned.")
     message.subject = subject
-    outcome = next(filter(None, (handler(message) for handler in hooks.reply_handlers())), "")
-    message.routed_at, message.routed_as = timezone.now(), outcome or "inbox"
+    message.routed_at, message.routed_as = timezone.now(), _handle(message)
     message.save(
         update_fields=[
             "subject_type",
