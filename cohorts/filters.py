@@ -14,12 +14,14 @@ def _user_patients(request):
     return patients_for(request.user) if request is not None else Patient.objects.none()
 
 
-def cohort_filter(field_name: str = "cohort") -> django_filters.ModelChoiceFilter:
+def cohort_filter(field_name: str = "cohort", **options) -> django_filters.ModelChoiceFilter:
     """?cohort= among the user's cohorts only: another cohort's id is as unknown as a made-up one.
 
     Unscoped choices would also list every cohort in the browsable API's filter form.
     """
-    return django_filters.ModelChoiceFilter(field_name=field_name, queryset=_user_cohorts)
+    return django_filters.ModelChoiceFilter(
+        field_name=field_name, queryset=_user_cohorts, **options
+    )
 
 
 def patient_filter(field_name: str = "patient") -> django_filters.ModelChoiceFilter:

@@ -1,10 +1,12 @@
 """The messages API: SMS to and from the patients of the user's cohorts."""
 
-from django.db.models import Exists, OuterRef, Q
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from audit.mixins import AuditedViewSetMixin
@@ -13,6 +15,7 @@ from notifications.models import Message
 
 from .access import is_admin, patients_for
 from .filters import MessageFilter
+from .models import Patient
 from .serializers import PatientField
 
 
@@ -29,12 +32,7 @@ class MessageSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if message.subject_id is not None or message.contact_id is None or request is None:
             return []
-        return list(
-            patients_for(request.user)
-            .filter(contact_id=message.contact_id, is_active=True)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        return list(sharers(message, request.user).order_by("pk").values_list("pk", flat=True))
 
     class Meta:
         model = Message
@@ -68,6 +66,47 @@ class MessageSerializer(serializers.ModelSerializer):
 
 class AssignSerializer(serializers.Serializer):
     patient = PatientField()
+
+
+class AlreadyAssigned(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This message already has a patient."
+    default_code = "already_assigned"
+
+
+def sharers(message: Message, user) -> QuerySet[Patient]:
+    """The user's active patients who use the number the message came from."""
+    return patients_for(user).filter(contact_id=message.contact_id, is_active=True)
+
+
+@transaction.atomic
+def assign_message(message: Message, request) -> Message:
+    """Give a message from a shared number to the patient the request names, and mark it read.
+
+    400 if that patient does not use the number; 409 if the message already
+    has a patient.
+    """
+    if message.subject_id is not None:
+        raise AlreadyAssigned()
+    payload = AssignSerializer(data=request.data, context={"request": request})
+    payload.is_valid(raise_exception=True)
+    patient = payload.validated_data["patient"]
+    if not sharers(message, request.user).filter(pk=patient.pk).exists():
+        raise serializers.ValidationError({"patient": "Not a patient using this number."})
+    try:
+        inbound.route_to_subject(message.pk, patient)
+    except ValueError as exc:
+        raise AlreadyAssigned(str(exc)) from exc
+    message.refresh_from_db()
+    mark_reviewed(message, request.user)
+    return message
+
+
+def mark_reviewed(message: Message, user) -> None:
+    if message.reviewed_at is None:
+        message.reviewed_at, message.reviewed_by = timezone.now(), user
+        message.needs_review = False
+        message.save(update_fields=["reviewed_at", "reviewed_by", "needs_review", "modified_on"])
 
 
 class CheckInSerializer(serializers.Serializer):
@@ -108,27 +147,11 @@ class MessageViewSet(
         """Say whose message it is (from a number several patients share), in one step.
 
         The message then goes to the handlers as if it had just come: a lesion
-        report becomes a flag now, its review deadline counted from when the
-        patient wrote. 409 if it already has a patient.
+        report becomes that patient's (its flag, raised when the message came,
+        keeps its deadline, counted from when the patient wrote). 409 if it
+        already has a patient.
         """
-        message = self.get_object()
-        if message.subject_id is not None:
-            return Response(
-                {"detail": "This message already has a patient."}, status=status.HTTP_409_CONFLICT
-            )
-        payload = AssignSerializer(data=request.data, context={"request": request})
-        payload.is_valid(raise_exception=True)
-        patient = payload.validated_data["patient"]
-        if patient.pk not in MessageSerializer(context={"request": request}).get_candidates(
-            message
-        ):
-            raise serializers.ValidationError({"patient": "Not a patient using this number."})
-        try:
-            inbound.route_to_subject(message.pk, patient)
-        except ValueError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        message.refresh_from_db()
-        self._mark_reviewed(message, request.user)
+        message = assign_message(self.get_object(), request)
         return Response(MessageSerializer(message, context={"request": request}).data)
 
     @extend_schema(request=None, responses=MessageSerializer)
@@ -136,14 +159,5 @@ class MessageViewSet(
     def review(self, request, pk=None):
         """Mark an inbound message as read and dealt with."""
         message = self.get_object()
-        self._mark_reviewed(message, request.user)
+        mark_reviewed(message, request.user)
         return Response(MessageSerializer(message, context={"request": request}).data)
-
-    @staticmethod
-    def _mark_reviewed(message: Message, user) -> None:
-        if message.reviewed_at is None:
-            message.reviewed_at, message.reviewed_by = timezone.now(), user
-            message.needs_review = False
-            message.save(
-                update_fields=["reviewed_at", "reviewed_by", "needs_review", "modified_on"]
-            )

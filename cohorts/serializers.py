@@ -10,7 +10,7 @@ from notifications.models import ConsentSource, Language
 from notifications.phones import to_e164
 from notifications.validators import validate_time_zone
 
-from . import contacts, services
+from . import contacts, hooks, services
 from .access import cohorts_for, patients_for
 from .holiday_calendars import validate_subdivision
 from .models import Cohort, Patient, RiskAssessment, TumourProfile
@@ -197,7 +197,21 @@ class PatientSerializer(serializers.ModelSerializer):
         if self.mrn_taken(cohort.site, mrn):
             raise serializers.ValidationError({"mrn": MRN_TAKEN})
         self._validate_dates(attrs)
+        self._validate_follow_up(attrs, cohort)
         return attrs
+
+    def _validate_follow_up(self, attrs, cohort):
+        """A new treatment end (or a new patient) must leave something to follow up."""
+        treatment_end = attrs.get("profile", {}).get("treatment_end_date")
+        current = getattr(getattr(self.instance, "profile", None), "treatment_end_date", None)
+        if treatment_end is None or treatment_end == current:
+            return
+        limit = self.follow_up_limit(cohort)
+        if limit is not None and treatment_end < limit.earliest_treatment_end:
+            raise serializers.ValidationError({"profile": {"treatment_end_date": [limit.reason]}})
+
+    def follow_up_limit(self, cohort: Cohort) -> hooks.FollowUpLimit | None:
+        return hooks.follow_up_limit(cohort)
 
     def mrn_taken(self, site: str, mrn: str) -> bool:
         others = Patient.objects.filter(site=site, mrn=mrn)

@@ -95,7 +95,9 @@ class TwilioBackend:
         return {"from_": settings.TWILIO_FROM_NUMBER}
 
     def send(self, message: Message) -> str:
-        callback = settings.PUBLIC_BASE_URL + reverse("twilio-status")
+        # Our id rides on the signed callback: a message whose response was lost is still
+        # known by it when Twilio calls back (`delivery.claim_sid`).
+        callback = settings.PUBLIC_BASE_URL + reverse("twilio-status") + f"?message={message.pk}"
         try:
             created = self.client.messages.create(
                 to=message.to_number,
@@ -111,7 +113,8 @@ class TwilioBackend:
         return created.sid
 
     def find_sent(self, message: Message, since: datetime) -> list[str]:
-        """Messages with this body to this number that Twilio created since the attempt began.
+        """Messages with this body to this number that Twilio created since the attempt began,
+        oldest first (of two identical texts in flight, the earlier attempt takes the older).
 
         Not filtered by DateSent: Twilio leaves it empty until the carrier
         hand-off (and filters it by day only), and a message still queued at
@@ -121,11 +124,13 @@ class TwilioBackend:
             found = self.client.messages.list(to=message.to_number, limit=LOOKUP_LIMIT)
         except (TwilioException, requests.RequestException) as exc:
             raise TransportError(f"lookup failed: {exc}", ambiguous=True) from exc
-        return [
-            m.sid
+        matching = [
+            m
             for m in found
             if m.body == message.body and (m.date_created is None or m.date_created >= since)
         ]
+        matching.sort(key=lambda m: (m.date_created is None, m.date_created or since))
+        return [m.sid for m in matching]
 
 
 def _never_reached_provider(exc: requests.RequestException) -> bool:

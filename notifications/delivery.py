@@ -29,6 +29,44 @@ def record_status(sid: str, status: str, error_code: str = "") -> None:
         _flag_number(message.contact_id, error_code)
 
 
+# A message the provider may have accepted though we never learnt its sid.
+_SID_UNKNOWN = (Message.Status.QUEUED, Message.Status.SENDING, Message.Status.FAILED)
+
+
+def claim_sid(message_id: int, sid: str) -> bool:
+    """Twilio's callback names our message (its URL carries our id): the sid is that message's.
+
+    This is how a message whose send response was lost (a timeout, a worker
+    killed between the send and the record) is known: whether it is still
+    `sending`, queued again for a retry, or given up as `failed`, the provider
+    accepted it, so it is `sent` and never sent again. The caller holds a
+    transaction. Returns whether the sid was given to the message.
+    """
+    message = (
+        Message.objects.select_for_update()
+        .filter(
+            pk=message_id,
+            direction=Message.Direction.OUTBOUND,
+            provider_sid__isnull=True,
+            status__in=_SID_UNKNOWN,
+            attempts__gt=0,
+        )
+        .first()
+    )
+    if message is None or Message.objects.filter(provider_sid=sid).exists():
+        return False
+    message.status, message.provider_sid = Message.Status.SENT, sid
+    message.sent_at = message.attempt_started_at or timezone.now()
+    message.lease_expires_at, message.send_after = None, None
+    message.save(
+        update_fields=[
+            "status", "provider_sid", "sent_at", "lease_expires_at", "send_after", "modified_on"
+        ]
+    )  # fmt: skip
+    apply_early_status(sid)
+    return True
+
+
 def _keep_early(sid: str, status: str, error_code: str) -> None:
     # Two callbacks for one sid may race: insert-or-nothing, then move forward under a lock.
     EarlyStatus.objects.bulk_create(

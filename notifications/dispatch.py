@@ -69,9 +69,32 @@ def send(message_id: int) -> str:
         sid = get_backend().send(message)
     except TransportError as exc:
         return _record_failure(message, exc)
+    _record_sent(message, sid)
+    return "sent"
+
+
+@transaction.atomic
+def _record_sent(message: Message, sid: str) -> None:
+    """Record the provider's sid; the provider's answer outranks any earlier guess.
+
+    Reconciliation matches a lost response by number and text, so it can have
+    given this very sid to another message with the same text. That message
+    gives it back (with the delivery status it collected, which was ours) and
+    is looked up again at the provider.
+    """
+    holder = (
+        Message.objects.select_for_update().filter(provider_sid=sid).exclude(pk=message.pk).first()
+    )
+    status = Status.SENT
+    if holder is not None:
+        logger.warning(
+            "Message %s held sid %s of message %s: looked up again", holder.pk, sid, message.pk
+        )
+        status = holder.status
+        _save(holder, provider_sid=None, status=Status.SENDING, lease_expires_at=timezone.now())
     if _record(
         message,
-        status=Status.SENT,
+        status=status,
         provider_sid=sid,
         sent_at=timezone.now(),
         error="",
@@ -79,7 +102,6 @@ def send(message_id: int) -> str:
         lease_expires_at=None,
     ):
         delivery.apply_early_status(sid)
-    return "sent"
 
 
 @transaction.atomic

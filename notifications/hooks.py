@@ -5,6 +5,9 @@ This app knows phone numbers, not patients. The apps that do register here:
 - reply handlers: "who handles this reply" (a self-exam answer, a
   questionnaire answer). Each gets the stored inbound message and returns a
   short label of what it did, or "" when the message is not for it.
+- unclaimed handlers: the same, for a message from a number that is not one
+  person's (shared by several): what cannot wait until a coordinator says
+  whose it is (a lesion report raises its flag at once).
 - send-time checks: "is this message still wanted, and may it go now" (the
   patient left follow-up, the visit was rebooked, reminders are paused). Each
   gets the claimed message and returns a `SendCheck`, or None for no opinion.
@@ -47,6 +50,7 @@ SendCheckFn = Callable[[Message], SendCheck | None]
 SenderFn = Callable[[Contact], Sender | None]
 
 _reply_handlers: list[ReplyHandler] = []
+_unclaimed_handlers: list[ReplyHandler] = []
 _send_checks: list[SendCheckFn] = []
 _senders: list[SenderFn] = []
 
@@ -62,6 +66,11 @@ def handles_replies(handler: ReplyHandler) -> ReplyHandler:
     return _add(_reply_handlers, handler)
 
 
+def handles_unclaimed(handler: ReplyHandler) -> ReplyHandler:
+    """Register a handler for inbound messages nobody's yet (usable as a decorator)."""
+    return _add(_unclaimed_handlers, handler)
+
+
 def checks_sends(check: SendCheckFn) -> SendCheckFn:
     """Register a send-time check (usable as a decorator)."""
     return _add(_send_checks, check)
@@ -74,6 +83,10 @@ def identifies_senders(sender: SenderFn) -> SenderFn:
 
 def reply_handlers() -> list[ReplyHandler]:
     return list(_reply_handlers)
+
+
+def unclaimed_handlers() -> list[ReplyHandler]:
+    return list(_unclaimed_handlers)
 
 
 def check_send(message: Message) -> SendCheck:

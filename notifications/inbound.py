@@ -1,8 +1,10 @@
 """Inbound SMS: stored first, then routed. Nothing anyone writes is dropped.
 
 Routing order: the carrier keywords (STOP, START, HELP), then the handlers
-other apps register in `hooks` (the lesion questionnaire, self-exam answers), and what
-nobody understands goes to the coordinators' inbox (`needs_review`). A
+other apps register in `hooks` (the lesion questionnaire, self-exam answers;
+for a number several patients share, what cannot wait for a coordinator to
+say whose the message is), and what nobody understands goes to the
+coordinators' inbox (`needs_review`). A
 message whose routing crashed stays unrouted and is routed again later by
 `route_unrouted`.
 """
@@ -82,13 +84,15 @@ def _route(message: Message) -> str:
     if sender.site and word in HELP_WORDS:
         return _help(contact, message, sender)
     if message.subject_id is None:
-        return "inbox"  # unknown or shared number: a person must look
+        # Unknown or shared number: a person must look, whatever a handler does now.
+        message.needs_review = True
+        return _handle(message, hooks.unclaimed_handlers())
     return _handle(message)
 
 
-def _handle(message: Message) -> str:
+def _handle(message: Message, handlers=None) -> str:
     """The first registered handler's label for the message, or "inbox" if none took it."""
-    for handler in hooks.reply_handlers():
+    for handler in hooks.reply_handlers() if handlers is None else handlers:
         outcome = handler(message)
         if outcome:
             return outcome

@@ -87,9 +87,14 @@ def delivery_status(request):
     missing = _missing(request, "MessageSid", "MessageStatus")
     if missing:
         return HttpResponseBadRequest(f"Missing: {missing}")
+    sid = request.POST["MessageSid"]
+    if len(sid) > Message._meta.get_field("provider_sid").max_length:
+        return HttpResponseBadRequest("MessageSid is too long.")
     status = STATUSES.get(request.POST["MessageStatus"])
-    if status is not None:
-        delivery.record_status(
-            request.POST["MessageSid"], status, request.POST.get("ErrorCode", "")
-        )
+    with transaction.atomic():
+        message_id = request.GET.get("message", "")
+        if message_id.isdecimal() and len(message_id) < 19:
+            delivery.claim_sid(int(message_id), sid)
+        if status is not None:
+            delivery.record_status(sid, status, request.POST.get("ErrorCode", ""))
     return HttpResponse(status=204)

@@ -1,9 +1,12 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import transaction
+from django.template.response import TemplateResponse
 
 from audit.mixins import AuditedAdminMixin
 from cohorts.access import patients_for
 
+from . import dry_run
 from .models import (
     InvalidProtocol,
     Protocol,
@@ -56,28 +59,48 @@ class ProtocolAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return (obj is None or obj.is_editable) and super().has_delete_permission(request, obj)
 
-    @admin.action(description="Copy into a new draft version")
+    @admin.action(description="Copy into a new draft version", permissions=["add"])
     def make_draft(self, request, queryset):
         for protocol in queryset:
             draft = protocol.new_draft(by=request.user)
             self.message_user(request, f"Created draft version {draft.version}.")
 
-    @admin.action(description="Activate the draft and re-plan every patient")
+    @admin.action(
+        description="Activate the draft and re-plan every patient (shows a dry run first)",
+        permissions=["change"],
+    )
     def activate(self, request, queryset):
+        """First a dry run of the next 12 months to confirm; the confirmed POST activates."""
         if queryset.count() != 1 or not queryset.get().is_editable:
             self.message_user(request, "Choose exactly one draft.", level=messages.ERROR)
-            return
+            return None
+        draft = queryset.get()
+        problems = draft.problems()
+        if not problems and request.POST.get("confirmed") != "yes":
+            return self._dry_run_page(request, draft)
         try:
             with transaction.atomic():
-                protocol = queryset.get()
-                protocol.activate()
+                draft.activate()
                 transaction.on_commit(replan_everyone.delay)
         except InvalidProtocol as exc:
             for problem in exc.problems:
                 self.message_user(request, problem, level=messages.ERROR)
             self.message_user(request, "Not activated: nothing changed.", level=messages.ERROR)
-            return
-        self.message_user(request, f"Version {protocol.version} is active; re-planning started.")
+            return None
+        self.message_user(request, f"Version {draft.version} is active; re-planning started.")
+        return None
+
+    def _dry_run_page(self, request, draft: Protocol):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Activate version {draft.version}? What changes in the next 12 months",
+            "opts": self.model._meta,
+            "draft": draft,
+            "active": Protocol.objects.filter(status=Protocol.Status.ACTIVE).first(),
+            "tiers": dry_run.compare(draft),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/scheduling/protocol/activate_dry_run.html", context)
 
 
 @admin.register(Visit)

@@ -202,6 +202,20 @@ def next_occurrence(series: PlannedSeries, after: datetime) -> datetime | None:
     return found[0] if found else None
 
 
+def due_between(plan_: Plan, start: datetime, end: datetime) -> tuple[int, int]:
+    """How many of the plan's visits fall due, and how many reminders go out, in [start, end)
+    (aware)."""
+    first, last = start.date(), end.date()
+    visits = sum(1 for visit in plan_.visits if first <= visit.due_date < last)
+    reminders = 0
+    for series in plan_.series:
+        for occurrence in _occurrences_from(series, _require_aware(start, "start")):
+            if occurrence >= end:
+                break
+            reminders += 1
+    return visits, reminders
+
+
 def _anchor(treatment_end: date, months: int) -> date:
     return treatment_end + relativedelta(months=months)
 

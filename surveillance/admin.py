@@ -2,8 +2,9 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.mixins import AuditedAdminMixin
-from cohorts.access import patients_for
+from cohorts.access import cohorts_for, patients_for
 
+from .care_teams import in_cohorts
 from .models import Flag, FlagEscalation, Holiday, LesionReport
 
 
@@ -40,7 +41,8 @@ class FlagAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     inlines = [FlagEscalationInline]
 
     def get_queryset(self, request):
-        return Flag.objects.filter(patient__in=patients_for(request.user)).select_related("patient")
+        mine = in_cohorts(cohorts_for(request.user))
+        return Flag.objects.filter(mine).select_related("patient", "message")
 
     def has_add_permission(self, request):
         return False

@@ -18,8 +18,9 @@ from django.utils import timezone
 from notifications import outbox
 from notifications.models import Message
 
+from . import care_teams
 from .models import Flag
-from .staff_mail import coordinators_or_admins, flag_url, local_time, send
+from .staff_mail import flag_url, local_time, send
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def alert_urgent(flag_id: int) -> dict:
     A resolved (or missing, or routine) flag alerts nobody.
     """
     result = {"flag": flag_id, "emailed": [], "sms": None, "skipped": ""}
-    flag = Flag.objects.select_related("patient__cohort").filter(pk=flag_id).first()
+    flag = Flag.objects.select_related("patient__cohort", "message").filter(pk=flag_id).first()
     if flag is None:
         result["skipped"] = "no such flag"
         return result
@@ -60,14 +61,16 @@ def alert_urgent(flag_id: int) -> dict:
     try:
         with transaction.atomic():
             flag = (
-                Flag.objects.select_for_update().select_related("patient__cohort").get(pk=flag_id)
+                Flag.objects.select_for_update(of=("self",))
+                .select_related("patient__cohort", "message")
+                .get(pk=flag_id)
             )
             if flag.status == Flag.Status.RESOLVED:
                 result["skipped"] = "resolved meanwhile"
             elif _alerted(flag):
                 result["skipped"] = "already e-mailed"
             else:
-                recipients = coordinators_or_admins(flag.patient.cohort)
+                recipients = care_teams.coordinators(flag)
                 _mark_alerted(flag)
                 if recipients:
                     send(*_urgent_email(flag), recipients)
@@ -81,7 +84,7 @@ def alert_urgent(flag_id: int) -> dict:
 
 def _queue_oncall_sms(flag: Flag) -> Message:
     key = f"flag:{flag.pk}:oncall"
-    zone = flag.patient.cohort.timezone
+    zone = care_teams.zone(flag)
     body = (
         f"Urgent skin report, flag #{flag.pk}, review by {local_time(flag.review_due_at, zone)}. "
         f"{flag_url(flag.pk)}"
@@ -117,7 +120,7 @@ def _mark_alerted(flag: Flag) -> None:
 
 
 def _urgent_email(flag: Flag) -> tuple[str, str]:
-    due = local_time(flag.review_due_at, flag.patient.cohort.timezone)
+    due = local_time(flag.review_due_at, care_teams.zone(flag))
     subject = f"Urgent skin report, flag #{flag.pk}, review by {due}"
     body = (
         f"A patient's skin report was triaged as urgent (flag #{flag.pk}).\n"

@@ -7,4 +7,4 @@ class SurveillanceConfig(AppConfig):
     name = "surveillance"
 
     def ready(self):
-        from . import questionnaire  # noqa: F401 - registers the SMS reply handler
+        from . import questionnaire, shared_phone  # noqa: F401 - register the SMS handlers

@@ -2,13 +2,15 @@
 
 Overdue reviews, SMS questionnaires still open (their flags are already
 waiting, on partial answers), overdue visits, failed deliveries, opt-outs and
-bad numbers,
-per cohort and in total. Each figure is one grouped query over an indexed
-condition, so the page stays cheap as cohorts grow.
+bad numbers, per cohort and in total. A flag raised on a phone patients of
+several cohorts share counts in each of them until it is assigned. Each
+figure is one grouped query over an indexed condition, so the page stays
+cheap as cohorts grow.
 """
 
 from collections import defaultdict
 from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -108,16 +110,48 @@ def figures(user, now) -> list[dict]:
             patients_paused=paused,
         ),
     ]
+    groups.append(_waiting_flags(cohorts, now))
     return [_cohort_row(cohort, groups) for cohort in cohorts]
+
+
+def _waiting_flags(cohorts, now) -> dict:
+    """Flags raised on a shared phone, not yet assigned: counted in each cohort using the phone.
+
+    They are few (they wait minutes to hours for a coordinator), so they are
+    counted here rather than in SQL.
+    """
+    zones = {cohort.pk: ZoneInfo(cohort.timezone) for cohort in cohorts}
+    flags = list(
+        Flag.objects.filter(patient__isnull=True, status__in=Flag.UNRESOLVED).values_list(
+            "message__contact_id", "urgency", "review_due_at"
+        )
+    )
+    sharing = defaultdict(set)
+    for contact_id, cohort_id in Patient.objects.filter(
+        contact_id__in={flag[0] for flag in flags}, cohort__in=cohorts, is_active=True
+    ).values_list("contact_id", "cohort_id"):
+        sharing[contact_id].add(cohort_id)
+    counts = defaultdict(lambda: defaultdict(int))
+    for contact_id, urgency, due in flags:
+        for cohort_id in sharing[contact_id]:
+            row = counts[cohort_id]
+            row["flags_open"] += 1
+            row["flags_urgent_open"] += urgency == Flag.Urgency.URGENT
+            row["flags_overdue"] += due < now
+            row["flags_due_today"] += (
+                due.astimezone(zones[cohort_id]).date() == now.astimezone(zones[cohort_id]).date()
+            )
+    return counts
 
 
 def _cohort_row(cohort, groups) -> dict:
     row = {"cohort": cohort.pk, "name": cohort.name, "site": cohort.site}
+    figures = dict.fromkeys(FIGURES, 0)
     for group in groups:
         for name, value in group.get(cohort.pk, {}).items():
             if name in FIGURES:
-                row[name] = value
-    return {**dict.fromkeys(FIGURES, 0), **row}
+                figures[name] += value
+    return {**figures, **row}
 
 
 def totals(rows: list[dict]) -> dict:

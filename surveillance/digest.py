@@ -14,6 +14,7 @@ from django.db.models import Q
 from cohorts.models import Cohort
 from scheduling.models import Visit
 
+from .care_teams import in_cohorts
 from .models import DigestDelivery, Flag
 from .staff_mail import flag_url, flags_url, local_time, send
 
@@ -71,15 +72,16 @@ def send_daily_digests(now: datetime) -> int:
     sent = 0
     for user in users.order_by("pk"):
         digest = due[user.pk]
+        unresolved = set()
         for cohort_id in digest.cohort_ids:
             if cohort_id not in flags_by_cohort:
                 flags_by_cohort[cohort_id] = list(
-                    Flag.objects.filter(patient__cohort_id=cohort_id, status__in=Flag.UNRESOLVED)
-                    .order_by("review_due_at", "pk")
-                    .values_list("pk", "urgency", "status", "review_due_at")
+                    Flag.objects.filter(
+                        in_cohorts([cohort_id]), status__in=Flag.UNRESOLVED
+                    ).values_list("pk", "urgency", "status", "review_due_at")
                 )
-            digest.unresolved.extend(flags_by_cohort[cohort_id])
-        digest.unresolved.sort(key=lambda row: (row[3], row[0]))
+            unresolved.update(flags_by_cohort[cohort_id])  # a shared phone's flag once
+        digest.unresolved = sorted(unresolved, key=lambda row: (row[3], row[0]))
         digest.overdue_visits = _overdue_visits(digest.cohort_ids, digest.day)
         try:
             sent += _deliver(user, digest, now)

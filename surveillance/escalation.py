@@ -24,9 +24,9 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
-from . import alerts
+from . import alerts, care_teams
 from .models import Flag, FlagEscalation
-from .staff_mail import admins, coordinators_or_admins, flag_url, local_time, reachable, send
+from .staff_mail import admins, flag_url, local_time, reachable, send
 
 logger = logging.getLogger(__name__)
 
@@ -81,26 +81,27 @@ def _due_for(level: str, deadline: str, now: datetime) -> list[Flag]:
     return list(
         Flag.objects.filter(status__in=Flag.UNRESOLVED, **{f"{deadline}__lt": now})
         .filter(~Exists(done))
-        .select_related("patient__cohort")
+        .select_related("patient__cohort", "message")
         .order_by(deadline, "pk")[:BATCH_SIZE]
     )
 
 
 def _escalate(flag: Flag, level: str, now: datetime) -> str:
     """Claim the (flag, level) row and send, in one transaction; "" if someone else did."""
-    cohort = flag.patient.cohort
+    cohorts = care_teams.cohorts_of(flag)
     fallback = False
     if level == FlagEscalation.Level.COORDINATORS:
-        recipients = coordinators_or_admins(cohort)
+        recipients = care_teams.coordinators(flag)
     else:
-        recipients = reachable(cohort.clinical_leads.all())
+        recipients = reachable(lead for cohort in cohorts for lead in cohort.clinical_leads.all())
         if not recipients:
             fallback = True
-            recipients = reachable([*cohort.coordinators.all(), *admins()])
+            coordinators = [user for cohort in cohorts for user in cohort.coordinators.all()]
+            recipients = reachable([*coordinators, *admins()])
             logger.warning(
-                "Cohort #%s has no clinical lead: flag #%s escalated to coordinators and admins",
-                cohort.pk,
+                "No clinical lead for flag #%s (cohorts %s): escalated to coordinators and admins",
                 flag.pk,
+                [cohort.pk for cohort in cohorts],
             )
     try:
         with transaction.atomic():
@@ -120,7 +121,7 @@ def _escalate(flag: Flag, level: str, now: datetime) -> str:
 
 
 def _escalation_email(flag: Flag, level: str, fallback: bool) -> tuple[str, str]:
-    zone = flag.patient.cohort.timezone
+    zone = care_teams.zone(flag)
     due = local_time(flag.review_due_at, zone)
     if level == FlagEscalation.Level.COORDINATORS:
         subject = f"Overdue review: {flag.urgency} skin report, flag #{flag.pk}, was due {due}"

@@ -30,6 +30,9 @@ class FlagStateError(Exception):
     """The flag cannot take this step from its current status."""
 
 
+UNASSIGNED = "Say whose report this is first: assign the flag to one of its candidates."
+
+
 # Review deadlines are at most a few weeks ahead: the days off looked up around them.
 DAYS_OFF_AHEAD = timedelta(days=120)
 
@@ -62,9 +65,12 @@ def record_report(
     A web report made while the patient's SMS questionnaire is open completes
     that questionnaire's report and flag instead: one lesion, one flag. The
     SMS questionnaire itself opens its report at the first message
-    (`thank=False`: the patient is thanked when it ends).
+    (`thank=False`: the patient is thanked when it ends). A report from a
+    message that already raised a flag before it had a patient (a shared
+    phone) becomes that flag's report: its clock still runs from the message.
     """
     at = at or timezone.now()
+    messages = list(messages)
     if channel == LesionReport.Channel.WEB:
         flag = complete_open_questionnaire(patient, answers, complete, note, at)
         if flag is not None:
@@ -81,16 +87,22 @@ def record_report(
     report.messages.set(messages)
     if channel == LesionReport.Channel.STAFF:
         close_open_questionnaire(report)
-    result = triage(answers, patient.risk_tier, complete, note)
-    flag = Flag.objects.create(
-        patient=patient,
-        report=report,
-        urgency=result.urgency,
-        reasons=list(result.reasons),
-        rule_version=result.rule_version,
-        created_at=at,
-        **_deadlines(patient, at, result.urgency),
-    )
+    flag = _waiting_flag(messages)
+    if flag is not None:
+        flag.patient, flag.report = patient, report
+        flag.save(update_fields=["patient", "report"])
+        flag = retriage(flag)
+    else:
+        result = triage(answers, patient.risk_tier, complete, note)
+        flag = Flag.objects.create(
+            patient=patient,
+            report=report,
+            urgency=result.urgency,
+            reasons=list(result.reasons),
+            rule_version=result.rule_version,
+            created_at=at,
+            **deadlines(patient.cohort, at, result.urgency),
+        )
     if thank:
         thank_patient(flag)
     if flag.urgency == Flag.Urgency.URGENT:
@@ -98,10 +110,24 @@ def record_report(
     return flag
 
 
-def _deadlines(patient: Patient, since: datetime, urgency: str) -> dict:
+def _waiting_flag(messages: list[Message]) -> Flag | None:
+    """The flag one of these messages raised before anyone said whose it was, locked."""
+    return (
+        Flag.objects.select_for_update()
+        .filter(message__in=messages, patient__isnull=True)
+        .order_by("pk")
+        .first()
+    )
+
+
+def raised_a_flag(message: Message) -> bool:
+    """Whether this message raised a flag that is still waiting for its patient."""
+    return Flag.objects.filter(message=message, patient__isnull=True).exists()
+
+
+def deadlines(cohort, since: datetime, urgency: str) -> dict:
     """Review and lead-escalation deadlines, in business days of the site from `since`."""
     sla = settings.FLAG_REVIEW_BUSINESS_DAYS[urgency]
-    cohort = patient.cohort
     off = days_off(cohort, since)
     return {
         "review_due_at": add_business_days(since, sla, cohort.timezone, off),
@@ -131,11 +157,14 @@ def retriage(flag: Flag) -> Flag:
     flag = _locked(flag)
     report = flag.report
     result = triage(report.answers, flag.patient.risk_tier, report.complete, report.note)
-    flag.reasons, flag.rule_version = list(result.reasons), result.rule_version
+    reasons = list(result.reasons)
+    if flag.urgency == Flag.Urgency.URGENT and result.urgency != Flag.Urgency.URGENT:
+        reasons += [reason for reason in flag.reasons if reason not in reasons]  # why it still is
+    flag.reasons, flag.rule_version = reasons, result.rule_version
     fields = ["reasons", "rule_version"]
     if result.urgency == Flag.Urgency.URGENT and flag.urgency != Flag.Urgency.URGENT:
         flag.urgency = Flag.Urgency.URGENT
-        for name, value in _deadlines(flag.patient, flag.created_at, flag.urgency).items():
+        for name, value in deadlines(flag.patient.cohort, flag.created_at, flag.urgency).items():
             setattr(flag, name, value)
         fields += ["urgency", "review_due_at", "lead_escalation_due_at"]
         if flag.status != Flag.Status.RESOLVED:
@@ -191,7 +220,11 @@ def close_open_questionnaire(report: LesionReport) -> bool:
 
 
 def _locked(flag: Flag) -> Flag:
-    return Flag.objects.select_for_update().select_related("patient__cohort").get(pk=flag.pk)
+    return (
+        Flag.objects.select_for_update(of=("self",))
+        .select_related("patient__cohort")
+        .get(pk=flag.pk)
+    )
 
 
 @transaction.atomic
@@ -214,6 +247,8 @@ def resolve(flag: Flag, outcome: str, by, note: str = "") -> Flag:
     flag = _locked(flag)
     if flag.status == Flag.Status.RESOLVED:
         raise FlagStateError("This flag is already resolved.")
+    if flag.patient_id is None:
+        raise FlagStateError(UNASSIGNED)
     if outcome not in Flag.Outcome.values:
         raise FlagStateError(f"Unknown outcome {outcome!r}.")
     flag.status, flag.outcome, flag.outcome_note = Flag.Status.RESOLVED, outcome, note
@@ -257,6 +292,8 @@ def add_urgent_visit(
     flag = _locked(flag)
     if flag.status == Flag.Status.RESOLVED:
         raise FlagStateError("This flag is already resolved.")
+    if flag.patient_id is None:
+        raise FlagStateError(UNASSIGNED)
     if flag.urgent_visit_id:
         return flag.urgent_visit
     today = site_days.today(flag.patient.cohort)  # the clinic's date, not the server's

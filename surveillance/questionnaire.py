@@ -38,9 +38,9 @@ from notifications import hooks
 from notifications.models import Message
 from notifications.sms_templates import render
 
-from .lesions import record_report, retriage, thank_patient
+from .lesions import raised_a_flag, record_report, retriage, thank_patient
 from .models import Flag, Questionnaire, ReportLink, SelfExamCheck
-from .triage import QUESTIONS
+from .triage import QUESTIONS, words_reasons
 from .wording import sms_question
 
 logger = logging.getLogger(__name__)
@@ -117,6 +117,12 @@ def mentions_a_lesion(body: str) -> bool:
     """Whether the message names a new spot, lump, rash... (whole words, any case or accents)."""
     words = re.findall(r"\w+", _without_accents(unicodedata.normalize("NFKC", body).casefold()))
     return any(word in LESION_WORDS for word in words)
+
+
+def reads_as_report(body: str) -> bool:
+    """A new lesion reported: "2" to a self-exam reminder, lesion words, or words that it bleeds
+    or grows fast."""
+    return number(body) == 2 or mentions_a_lesion(body) or bool(words_reasons(body))
 
 
 def is_free_text(body: str) -> bool:
@@ -285,6 +291,18 @@ def handle_reply(message: Message) -> str:
     )
     if questionnaire is not None:
         questionnaire.patient = patient
+        if raised_a_flag(message):
+            # Written before this questionnaire, on a shared phone: a report of its own.
+            record_report(
+                patient,
+                "sms",
+                {},
+                complete=False,
+                note=message.body,
+                messages=[message],
+                at=message.created_on,
+            )
+            return "report_from_shared_phone"
         if questionnaire.expires_at > moment:
             _read_by_a_person_if_free_text(message)
             return _answer(questionnaire, message, patient, moment)
@@ -299,7 +317,7 @@ def handle_reply(message: Message) -> str:
             message=message,
         )
         return "self_exam_ok"
-    if choice == 2 or mentions_a_lesion(message.body):
+    if reads_as_report(message.body):
         _read_by_a_person_if_free_text(message)
         return _start(message, patient, moment)
     return ""  # the coordinators' inbox

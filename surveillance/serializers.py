@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from cohorts.patient_messages import sharers
 from cohorts.serializers import PatientField
 from notifications.validators import validate_sms_safe
 from scheduling.serializers import plausible_appointment
@@ -11,6 +12,10 @@ from .triage import QUESTIONS, invalid_answers
 
 class FlagSerializer(serializers.ModelSerializer):
     overdue = serializers.BooleanField(read_only=True)
+    candidates = serializers.SerializerMethodField(
+        help_text="A flag raised on a phone several patients share has no patient yet: the "
+        "patients of yours using that phone, one of whom a coordinator assigns it to."
+    )
     questionnaire_open = serializers.SerializerMethodField(
         help_text="The patient is still answering the SMS questions: the report will grow."
     )
@@ -39,14 +44,24 @@ class FlagSerializer(serializers.ModelSerializer):
             "resolved_by",
             "urgent_visit",
             "questionnaire_open",
+            "message",
+            "candidates",
             "created_at",
         ]
         read_only_fields = fields
+
+    def get_candidates(self, flag) -> list[int]:
+        request = self.context.get("request")
+        if flag.patient_id is not None or request is None:
+            return []
+        return list(sharers(flag.message, request.user).order_by("pk").values_list("pk", flat=True))
 
     def get_questionnaire_open(self, flag) -> bool:
         annotated = getattr(flag, "questionnaire_open", None)
         if annotated is not None:
             return annotated
+        if flag.report_id is None:
+            return False
         return Questionnaire.objects.filter(
             report_id=flag.report_id, closed_at__isnull=True
         ).exists()

@@ -6,10 +6,12 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from audit.mixins import AuditedViewSetMixin
-from cohorts.access import can_resolve, patients_for
+from cohorts.access import can_resolve, cohorts_for, patients_for
+from cohorts.patient_messages import AssignSerializer, assign_message
 from scheduling.serializers import VisitSerializer
 
 from . import lesions
+from .care_teams import in_cohorts
 from .filters import FlagFilter, LesionReportFilter
 from .models import Flag, LesionReport, Questionnaire
 from .serializers import (
@@ -54,8 +56,11 @@ class FlagViewSet(
         still_asking = Questionnaire.objects.filter(
             report_id=OuterRef("report_id"), closed_at__isnull=True
         )
-        return Flag.objects.filter(patient__in=patients_for(self.request.user)).annotate(
-            questionnaire_open=Exists(still_asking)
+        mine = in_cohorts(cohorts_for(self.request.user))
+        return (
+            Flag.objects.filter(mine)
+            .select_related("message")
+            .annotate(questionnaire_open=Exists(still_asking))
         )
 
     def _step(self, step) -> Response:
@@ -63,7 +68,24 @@ class FlagViewSet(
             flag = step()
         except lesions.FlagStateError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response(FlagSerializer(flag).data)
+        return Response(self.get_serializer(flag).data)
+
+    @extend_schema(request=AssignSerializer, responses=FlagSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        """Say whose report a flag raised on a shared phone is, in one step.
+
+        The patient is one of its `candidates`. Their report becomes this flag's,
+        its deadlines still counted from the message; urgency never falls. 409 if
+        the flag already has a patient.
+        """
+        flag = self.get_object()
+        if flag.patient_id is not None:
+            return Response(
+                {"detail": "This flag already has a patient."}, status=status.HTTP_409_CONFLICT
+            )
+        assign_message(flag.message, request)
+        return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(request=None, responses=FlagSerializer)
     @action(detail=True, methods=["post"])
@@ -75,6 +97,8 @@ class FlagViewSet(
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         flag = self.get_object()
+        if flag.patient_id is None:
+            return Response({"detail": lesions.UNASSIGNED}, status=status.HTTP_409_CONFLICT)
         if not can_resolve(request.user, flag.patient.cohort):
             raise PermissionDenied("Only the cohort's clinical leads resolve flags.")
         payload = ResolveFlagSerializer(data=request.data)

@@ -83,7 +83,8 @@ class Migration(migrations.Migration):
                 ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
                 ('acknowledged_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='cohorts.patient')),
+                ('message', models.ForeignKey(blank=True, db_constraint=False, help_text='The message from a shared phone it was raised on, before it had a patient.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='notifications.message')),
+                ('patient', models.ForeignKey(blank=True, db_constraint=False, help_text='Blank until a coordinator says whose report it is (a shared phone).', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='cohorts.patient')),
                 ('resolved_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('urgent_visit', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='scheduling.visit')),
                 ('report', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='surveillance.lesionreport')),
@@ -113,10 +114,11 @@ class Migration(migrations.Migration):
                 ('urgent_alerted_at', models.DateTimeField(blank=True, help_text='When the coordinators were alerted (urgent flags).', null=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='flags', to='cohorts.patient')),
+                ('message', models.OneToOneField(blank=True, help_text='The message from a shared phone it was raised on, before it had a patient.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='notifications.message')),
+                ('patient', models.ForeignKey(blank=True, help_text='Blank until a coordinator says whose report it is (a shared phone).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='flags', to='cohorts.patient')),
                 ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('urgent_visit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scheduling.visit')),
-                ('report', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='flag', to='surveillance.lesionreport')),
+                ('report', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='flag', to='surveillance.lesionreport')),
             ],
             options={
                 'ordering': ['review_due_at', 'id'],
@@ -194,6 +196,10 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='flag',
             index=models.Index(condition=models.Q(('status__in', ['open', 'acknowledged'])), fields=['lead_escalation_due_at'], name='flag_unresolved_lead_due'),
+        ),
+        migrations.AddConstraint(
+            model_name='flag',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('patient__isnull', False), ('report__isnull', False)), models.Q(('message__isnull', False), ('patient__isnull', True), ('report__isnull', True)), _connector='OR'), name='flag_has_a_report_or_is_waiting_on_a_message'),
         ),
         migrations.AddConstraint(
             model_name='questionnaire',

@@ -36,7 +36,12 @@ class Holiday(models.Model):
 
 
 class Flag(models.Model):
-    """A lesion report waiting for a clinician's review, due by `review_due_at`."""
+    """A lesion report waiting for a clinician's review, due by `review_due_at`.
+
+    A flag raised on a message from a phone several patients share has no
+    patient or report yet, only its `message`, until a coordinator says whose
+    it is (`surveillance.shared_phone`).
+    """
 
     class Urgency(models.TextChoices):
         URGENT = "urgent"
@@ -56,8 +61,25 @@ class Flag(models.Model):
 
     UNRESOLVED = (Status.OPEN, Status.ACKNOWLEDGED)
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="flags")
-    report = models.OneToOneField(LesionReport, on_delete=models.PROTECT, related_name="flag")
+    patient = models.ForeignKey(
+        Patient,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="flags",
+        help_text="Blank until a coordinator says whose report it is (a shared phone).",
+    )
+    report = models.OneToOneField(
+        LesionReport, null=True, blank=True, on_delete=models.PROTECT, related_name="flag"
+    )
+    message = models.OneToOneField(
+        "notifications.Message",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The message from a shared phone it was raised on, before it had a patient.",
+    )
     urgency = models.CharField(max_length=7, choices=Urgency.choices)
     reasons = models.JSONField(default=list)
     rule_version = models.CharField(max_length=20)
@@ -95,6 +117,13 @@ class Flag(models.Model):
 
     class Meta:
         ordering = ["review_due_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(patient__isnull=False, report__isnull=False)
+                | Q(patient__isnull=True, report__isnull=True, message__isnull=False),
+                name="flag_has_a_report_or_is_waiting_on_a_message",
+            )
+        ]
         indexes = [
             # Overdue reviews and escalation: unresolved flags by deadline.
             models.Index(

@@ -161,3 +161,42 @@ def test_a_stage_iii_patient_is_followed_as_high_risk_with_the_reason(api, alice
     risk = api(alice).get(f"/api/v1/patients/{body['id']}/risk/").json()
     assert (body["risk_tier"], risk["tier"], risk["rule_version"]) == ("high", "high", "2026.2")
     assert any(reason.startswith("Stage III") for reason in risk["reasons"])
+
+
+@time_machine.travel("2026-01-10 12:00Z")
+def test_a_patient_past_the_protocols_follow_up_is_refused_with_the_reason(api, alice, cohort_a):
+    payload = patient_payload(
+        cohort_a, profile={"surgery_date": "2014-06-01", "treatment_end_date": "2015-12-01"}
+    )
+
+    response = api(alice).post("/api/v1/patients/", payload, format="json")
+
+    assert response.status_code == 400
+    [reason] = response.json()["profile"]["treatment_end_date"]
+    assert "120-month follow-up" in reason and "2016-01-10" in reason
+    assert not Patient.objects.exists()
+
+
+@time_machine.travel("2026-01-10 12:00Z")
+def test_a_patient_near_the_end_of_follow_up_gets_what_is_left_of_the_plan(api, alice, cohort_a):
+    payload = patient_payload(
+        cohort_a, profile={"surgery_date": "2016-01-01", "treatment_end_date": "2016-03-01"}
+    )
+
+    response = api(alice).post("/api/v1/patients/", payload, format="json")
+
+    assert response.status_code == 201, response.json()
+    schedule = api(alice).get(f"/api/v1/patients/{response.json()['id']}/schedule/").json()
+    assert {visit["due_date"] for visit in schedule["visits"]} == {"2026-03-01"}  # the last
+
+
+def test_a_patient_whose_follow_up_ended_since_can_still_be_edited(api, alice, cohort_a):
+    with time_machine.travel("2026-01-10 12:00Z"):
+        patient = PatientFactory(cohort=cohort_a, treatment_end_date=date(2016, 3, 1))
+
+    with time_machine.travel("2026-06-10 12:00Z"):
+        response = api(alice).patch(
+            f"/api/v1/patients/{patient.pk}/", {"language": "es"}, format="json"
+        )
+
+    assert response.status_code == 200, response.json()

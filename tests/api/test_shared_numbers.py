@@ -1,15 +1,17 @@
 """A number two patients share: STOP stops it; what it says reaches both care teams,
-and one coordinator says whose it is in one step."""
+a lesion report is a flag at once, and one coordinator says whose it is in one step."""
 
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core import mail
 from django.utils import timezone
 
 from notifications import inbound
 from notifications.models import Message
-from surveillance.models import Flag
+from surveillance import alerts, escalation
+from surveillance.models import Flag, Questionnaire
 from tests.factories import CohortFactory, PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db]
@@ -40,7 +42,7 @@ def test_each_care_team_sees_the_message_with_only_its_own_patient(api, alice, b
     with time_machine.travel("2026-06-01 15:00Z"):
         message = receive("I found a lump near the scar")
 
-    assert (message.subject, message.routed_as, message.needs_review) == (None, "inbox", True)
+    assert (message.subject, message.needs_review) == (None, True)
     for user, patient in ((alice, world["north"]), (bob, world["south"])):
         [row] = api(user).get(MESSAGES, {"needs_review": "true"}).json()["results"]
         assert (row["id"], row["patient"], row["candidates"]) == (message.pk, None, [patient.pk])
@@ -102,3 +104,136 @@ def test_a_stranger_sees_nothing_of_it(api, world):
     stranger = UserFactory(role="coordinator")
 
     assert api(stranger).get(MESSAGES).json()["results"] == []
+
+
+FLAGS = "/api/v1/flags/"
+
+
+def test_a_lesion_report_is_a_flag_before_anyone_says_whose(api, alice, bob, world):
+    with time_machine.travel("2026-06-01 15:00Z"):  # Monday 11:00 in New York
+        message = receive("I found a lump near the scar")
+
+    flag = Flag.objects.get(message=message)
+    assert (flag.patient, flag.report, flag.status) == (None, None, Flag.Status.OPEN)
+    assert message.routed_as == "shared_phone_flag"
+    assert flag.created_at == message.created_on
+    assert flag.review_due_at - message.created_on < timedelta(days=5)
+    for user, patient in ((alice, world["north"]), (bob, world["south"])):
+        [row] = api(user).get(FLAGS, {"unassigned": "true"}).json()["results"]
+        assert (row["id"], row["patient"], row["message"]) == (flag.pk, None, message.pk)
+        assert row["candidates"] == [patient.pk]
+
+
+def test_words_that_are_not_a_report_raise_no_flag(world):
+    message = receive("Can I change my appointment?")
+
+    assert (message.routed_as, message.needs_review) == ("inbox", True)
+    assert not Flag.objects.exists()
+
+
+def test_a_very_high_risk_patient_on_the_phone_makes_it_urgent_and_both_teams_are_alerted(
+    alice, bob, world
+):
+    PatientFactory(cohort=world["south"].cohort, phone=SHARED, tier="very_high")
+
+    message = receive("2")
+    flag = Flag.objects.get(message=message)
+    alerts.alert_urgent(flag.pk)
+
+    assert flag.urgency == Flag.Urgency.URGENT
+    assert "Very-high-risk patient: every report is urgent" in flag.reasons
+    [email] = mail.outbox
+    assert sorted(email.to) == [alice.email, bob.email]
+
+
+def test_assigning_the_flag_gives_it_the_patients_report_and_keeps_its_clock(api, alice, world):
+    PatientFactory(cohort=world["north"].cohort, phone=SHARED, tier="very_high")
+    with time_machine.travel("2026-06-01 15:00Z"):
+        message = receive("It's a new spot and it is bleeding")
+    flag = Flag.objects.get(message=message)
+    due = flag.review_due_at
+    north = world["north"]
+
+    with time_machine.travel("2026-06-01 18:00Z"):
+        response = api(alice).post(f"{FLAGS}{flag.pk}/assign/", {"patient": north.pk})
+
+    assert response.status_code == 200, response.content
+    assert (response.json()["patient"], response.json()["candidates"]) == (north.pk, [])
+    flag.refresh_from_db()
+    message.refresh_from_db()
+    assert (flag.patient, flag.report.patient, message.subject) == (north, north, north)
+    assert (flag.urgency, flag.review_due_at) == (Flag.Urgency.URGENT, due)
+    assert "Patient's words: bleeding or an open sore" in flag.reasons
+    assert (message.routed_as, message.needs_review) == ("questionnaire_started", False)
+    assert Questionnaire.objects.get(patient=north).report == flag.report
+    assert Flag.objects.count() == 1
+
+
+def test_urgency_raised_by_a_phone_mate_does_not_fall_on_assignment(api, alice, world):
+    PatientFactory(cohort=world["north"].cohort, phone=SHARED, tier="very_high")
+    flag = Flag.objects.get(message=receive("2"))
+
+    api(alice).post(f"{FLAGS}{flag.pk}/assign/", {"patient": world["north"].pk})
+
+    flag.refresh_from_db()
+    assert flag.urgency == Flag.Urgency.URGENT
+    assert "Very-high-risk patient: every report is urgent" in flag.reasons
+
+
+def test_a_patient_already_answering_questions_gets_the_message_as_a_report_of_its_own(
+    api, alice, world
+):
+    north = world["north"]
+    message = receive("I have a rash")
+    flag = Flag.objects.get(message=message)
+    # Meanwhile north is answering questions about an earlier report.
+    Questionnaire.objects.create(patient=north, expires_at=timezone.now() + timedelta(hours=4))
+
+    response = api(alice).post(f"{FLAGS}{flag.pk}/assign/", {"patient": north.pk})
+
+    assert response.status_code == 200, response.content
+    flag.refresh_from_db()
+    assert (flag.patient, flag.report.note) == (north, "I have a rash")
+    message.refresh_from_db()
+    assert message.routed_as == "report_from_shared_phone"
+
+
+def test_a_waiting_flag_is_acknowledged_but_resolved_only_once_assigned(api, admin_user, world):
+    flag = Flag.objects.get(message=receive("2"))
+
+    acknowledged = api(admin_user).post(f"{FLAGS}{flag.pk}/acknowledge/")
+    resolved = api(admin_user).post(f"{FLAGS}{flag.pk}/resolve/", {"outcome": "benign"})
+    visit = api(admin_user).post(f"{FLAGS}{flag.pk}/urgent-visit/")
+
+    assert acknowledged.status_code == 200
+    assert (resolved.status_code, visit.status_code) == (409, 409)
+    assert "assign" in resolved.json()["detail"]
+
+
+def test_an_overdue_waiting_flag_escalates_to_both_care_teams(alice, bob, world):
+    with time_machine.travel("2026-06-01 15:00Z"):
+        flag = Flag.objects.get(message=receive("2"))
+
+    with time_machine.travel("2026-06-20 15:00Z"):
+        counts = escalation.escalate_overdue(timezone.now())
+
+    assert counts["coordinators"] == 1
+    overdue = [email for email in mail.outbox if "Overdue review" in email.subject]
+    assert sorted(overdue[0].to) == [alice.email, bob.email]
+    assert f"flag #{flag.pk}" in overdue[0].subject
+
+
+def test_the_dashboard_counts_a_waiting_flag_in_each_cohort_using_the_phone(api, alice, world):
+    receive("2")
+
+    body = api(alice).get("/api/v1/dashboard/").json()
+
+    [row] = body["cohorts"]
+    assert (row["flags_open"], body["totals"]["flags_open"]) == (1, 1)
+
+
+def test_a_stranger_sees_no_waiting_flag(api, world):
+    receive("I found a lump")
+    stranger = UserFactory(role="coordinator")
+
+    assert api(stranger).get(FLAGS).json()["results"] == []

@@ -385,3 +385,27 @@ def test_a_row_without_a_zone_takes_the_cohorts_zone(write_csv, cohort):
 
     zones = list(Patient.objects.order_by("mrn").values_list("contact__timezone", flat=True))
     assert zones == ["Europe/Madrid", "America/Chicago"]
+
+
+def test_it_reports_a_row_past_the_protocols_follow_up(write_csv, cohort):
+    rows = [row(1), row(2, surgery_date="2014-06-01", treatment_end_date="2015-12-01")]
+
+    with pytest.raises(CommandError) as failure:
+        run_import(write_csv(rows))
+
+    assert "row 3: treatment_end_date: Primary treatment that ended before" in (
+        failure.value.stderr
+    )
+    assert not Patient.objects.exists()
+
+
+def test_it_says_which_zones_the_patients_follow(write_csv, cohort):
+    type(cohort).objects.filter(pk=cohort.pk).update(timezone="Europe/Madrid")
+    rows = [row(1, timezone=""), row(2, timezone=""), row(3, timezone="America/Chicago")]
+
+    out, _ = run_import(write_csv(rows))
+
+    assert (
+        "Time zones: America/Chicago=1, Europe/Madrid=2; 2 rows gave no zone and took the "
+        "cohort's (Europe/Madrid) unless their number already had one."
+    ) in out

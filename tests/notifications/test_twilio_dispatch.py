@@ -15,15 +15,23 @@ import random
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
+from twilio.request_validator import RequestValidator
 
 from cohorts import messaging
 from notifications import dispatch
 from notifications.backends import get_backend
 from notifications.models import Contact, Message
 from tests.factories import PatientFactory, UserFactory
-from tests.fake_twilio import FAKE_FROM_NUMBER, FAKE_MESSAGING_SERVICE_SID, FakeTwilio
+from tests.fake_twilio import (
+    FAKE_AUTH_TOKEN,
+    FAKE_FROM_NUMBER,
+    FAKE_MESSAGING_SERVICE_SID,
+    FakeTwilio,
+    status_params,
+)
 
 
 def due_ids() -> list[int]:
@@ -130,7 +138,7 @@ def test_it_sends_once_through_twilio_and_records_the_sid(
     assert message.sent_at == timezone.now()
     assert message.lease_expires_at is None
     assert sent.body == message.body
-    assert sent.status_callback == STATUS_CALLBACK
+    assert sent.status_callback == f"{STATUS_CALLBACK}?message={message.pk}"
     assert (sent.from_, sent.messaging_service_sid) == (expect_from, expect_service)
     assert len(creates(fake)) == 1
 
@@ -512,3 +520,94 @@ def test_it_sends_exactly_one_sms_per_patient_under_twenty_percent_faults(fake, 
         assert by_sid[r.provider_sid].to == r.to_number
         assert by_sid[r.provider_sid].body == r.body
     assert Contact.objects.filter(opted_out_at__isnull=False).count() == 0
+
+
+# --- 10. a message's identity survives a lost response -----------------------------------
+
+
+def twilio_calls_back(fake, sid: str, status: str = "sent"):
+    """Twilio's signed status callback for `sid`, to the URL our backend gave it."""
+    accepted = fake.get(sid)
+    params = status_params(sid, status, to=accepted.to)
+    signature = RequestValidator(FAKE_AUTH_TOKEN).compute_signature(
+        accepted.status_callback, params
+    )
+    return Client().post(
+        accepted.status_callback.removeprefix(PUBLIC_BASE_URL),
+        params,
+        HTTP_X_TWILIO_SIGNATURE=signature,
+    )
+
+
+def test_a_lost_response_is_settled_by_twilios_callback_naming_the_message(fake, patient, clock):
+    message = queue(patient)
+    fake.fail_next("crash_after_accept")
+    assert dispatch.send(message.pk) == "ambiguous"
+    [accepted] = to(fake, patient.phone)
+    assert accepted.status_callback == f"{STATUS_CALLBACK}?message={message.pk}"
+
+    assert twilio_calls_back(fake, accepted.sid, "delivered").status_code == 204
+
+    message = row(message)
+    assert (message.status, message.provider_sid) == ("delivered", accepted.sid)
+    assert message.sent_at == message.attempt_started_at
+    assert dispatch.reconcile_stale(timezone.now() + LEASE)["found_sent"] == 0
+    assert len(creates(fake)) == 1
+
+
+def test_a_callback_for_a_message_queued_again_stops_the_second_send(fake, patient, clock):
+    message = queue(patient)
+    fake.fail_next("crash_after_accept")
+    dispatch.send(message.pk)
+    Message.objects.filter(pk=message.pk).update(status="queued", lease_expires_at=None)
+
+    twilio_calls_back(fake, to(fake, patient.phone)[0].sid)
+
+    assert row(message).status == "sent"
+    assert dispatch.send(message.pk) == "not claimable"
+    assert len(creates(fake)) == 1
+
+
+def test_a_callback_naming_another_message_changes_nothing(fake, patient, clock):
+    sent = queue(patient, key="sent")
+    assert dispatch.send(sent.pk) == "sent"
+    other = queue(patient, key="other")
+    [accepted] = to(fake, patient.phone)
+    fake_url = f"{STATUS_CALLBACK}?message={other.pk}"
+    params = status_params(accepted.sid, "delivered", to=accepted.to)
+    signature = RequestValidator(FAKE_AUTH_TOKEN).compute_signature(fake_url, params)
+
+    Client().post(fake_url.removeprefix(PUBLIC_BASE_URL), params, HTTP_X_TWILIO_SIGNATURE=signature)
+
+    assert (row(other).status, row(other).provider_sid) == ("queued", None)
+    assert row(sent).status == "delivered"
+
+
+def test_two_identical_texts_lost_in_flight_get_their_own_sids_in_order(fake, patient, clock):
+    first, second = queue(patient, key="first"), queue(patient, key="second")
+    Message.objects.filter(pk__in=[first.pk, second.pk]).update(urgent=True)  # past the cap
+    fake.fail_next("crash_after_accept", times=2)
+    assert dispatch.send(first.pk) == "ambiguous"
+    clock.shift(timedelta(seconds=30))
+    assert dispatch.send(second.pk) == "ambiguous"
+    older, newer = sorted(to(fake, patient.phone), key=lambda m: m.date_created)
+
+    assert dispatch.reconcile_stale(timezone.now())["found_sent"] == 2
+
+    assert (row(first).provider_sid, row(second).provider_sid) == (older.sid, newer.sid)
+
+
+def test_the_providers_answer_takes_its_sid_back_from_a_wrong_match(fake, patient, clock):
+    mine, other = queue(patient, key="mine"), queue(patient, key="other")
+    claimed = dispatch.claim(mine.pk, timezone.now())
+    Message.objects.filter(pk=other.pk).update(
+        status="delivered", provider_sid="SM" + "a" * 32, attempts=1,
+        attempt_started_at=timezone.now(),
+    )  # fmt: skip
+
+    dispatch._record_sent(claimed, "SM" + "a" * 32)
+
+    assert (row(mine).status, row(mine).provider_sid) == ("delivered", "SM" + "a" * 32)
+    other = row(other)
+    assert (other.status, other.provider_sid) == ("sending", None)
+    assert dispatch.reconcile_stale(timezone.now())["requeued"] == 1  # looked up again

@@ -15,7 +15,7 @@ from django.utils import timezone
 from cohorts import messaging
 from cohorts.models import Patient
 from notifications import dispatch, hooks, inbound
-from notifications.models import Message
+from notifications.models import EarlyStatus, Message
 from tests.factories import CohortFactory, PatientFactory
 from tests.fake_twilio import (
     FAKE_AUTH_TOKEN,
@@ -398,7 +398,9 @@ def test_stop_from_an_unknown_number_is_kept_against_that_number(client, patient
     assert patient.contact.opted_out_at is None
 
 
-def test_an_sms_from_a_number_two_patients_share_is_kept_for_review(client, cohort, patient):
+def test_a_report_from_a_number_two_patients_share_is_a_flag_kept_for_review(
+    client, cohort, patient
+):
     sibling = PatientFactory(cohort=cohort, phone=PHONE)
     params = inbound_sms_params(PHONE, "2")
 
@@ -406,7 +408,7 @@ def test_an_sms_from_a_number_two_patients_share_is_kept_for_review(client, coho
 
     message = inbound_message(params["MessageSid"])
     assert message.subject is None
-    assert (message.routed_as, message.needs_review) == ("inbox", True)
+    assert (message.routed_as, message.needs_review) == ("shared_phone_flag", True)
     assert sibling.contact_id == patient.contact_id
 
 
@@ -688,3 +690,22 @@ def test_a_signed_sms_that_cannot_be_a_twilio_message_gets_400(client, patient, 
     assert response.status_code == 400
     assert Message.objects.count() == 0
     assert Patient.objects.get(pk=patient.pk).contact.opted_out_at is None
+
+
+def test_a_status_callback_with_an_overlong_sid_is_a_400_that_changes_nothing(client, patient):
+    client.raise_request_exception = False
+
+    response = post_status(client, "SM" + "a" * 63, "delivered")
+
+    assert response.status_code == 400
+    assert not EarlyStatus.objects.exists()
+
+
+@pytest.mark.parametrize("query", ["?message=abc", "?message=99999999999999999999999", "?message="])
+def test_a_status_callback_with_a_nonsense_message_id_is_recorded_by_sid(client, patient, query):
+    response = post_signed(
+        client, STATUS_PATH + query, status_params(new_sid("SM"), "sent", to=PHONE)
+    )
+
+    assert response.status_code == 204
+    assert EarlyStatus.objects.count() == 1

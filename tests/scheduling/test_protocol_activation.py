@@ -1,10 +1,13 @@
 """A protocol version is checked before it is put in force: nothing changes if it is unsafe."""
 
+from datetime import date
+
 import pytest
+import time_machine
 
 from scheduling.models import InvalidProtocol, Protocol
 from scheduling.planner import ReminderRule, TierProtocol, VisitKind, VisitRule, protocol_problems
-from tests.factories import UserFactory
+from tests.factories import PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db]
 
@@ -91,3 +94,64 @@ def test_the_admin_says_why_a_draft_is_refused(client):
     assert "Not activated: nothing changed." in shown
     draft.refresh_from_db()
     assert draft.status == "draft"
+
+
+ACTIVATE = {"action": "activate"}
+
+
+@pytest.fixture
+def superuser_client(client):
+    client.force_login(UserFactory(username="lead-su", is_superuser=True, is_staff=True))
+    return client
+
+
+@time_machine.travel("2026-01-10 12:00Z")
+def test_the_admin_shows_a_dry_run_first_and_changes_nothing_until_confirmed(superuser_client):
+    standard = [PatientFactory(treatment_end_date=date(2025, 12, 1)) for _ in range(2)]
+    PatientFactory(tier="high", treatment_end_date=date(2025, 12, 1))
+    draft = Protocol.objects.active().new_draft()
+    draft.visit_rules.filter(tier="standard", kind="clinic").update(interval_months=12)
+    draft.reminder_rules.filter(tier="high").update(interval=1)
+    visits = {patient.pk: patient.visits.count() for patient in standard}
+
+    page = superuser_client.post(
+        "/admin/scheduling/protocol/", {**ACTIVATE, "_selected_action": [draft.pk]}
+    )
+
+    assert page.status_code == 200
+    tiers = {change.tier: change for change in page.context["tiers"]}
+    assert (tiers["standard"].patients, tiers["standard"].lose_visits) == (2, 2)
+    assert tiers["standard"].visits_draft < tiers["standard"].visits_now
+    assert (tiers["high"].gain_reminders, tiers["high"].lose_visits) == (1, 0)
+    assert tiers["high"].reminders_draft > tiers["high"].reminders_now
+    assert b"Patients losing visits" in page.content
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+    assert {patient.pk: patient.visits.count() for patient in standard} == visits
+
+
+def test_the_confirmed_dry_run_activates(superuser_client):
+    draft = Protocol.objects.active().new_draft()
+
+    superuser_client.post(
+        "/admin/scheduling/protocol/",
+        {**ACTIVATE, "_selected_action": [draft.pk], "confirmed": "yes"},
+    )
+
+    assert Protocol.objects.active() == draft
+
+
+def test_a_coordinator_cannot_run_the_protocol_actions(client):
+    client.force_login(UserFactory(role="coordinator", is_staff=True))
+    draft = Protocol.objects.active().new_draft()
+    assert client.get("/admin/scheduling/protocol/").status_code == 200  # they may look
+
+    for action in ("activate", "make_draft"):
+        client.post(
+            "/admin/scheduling/protocol/",
+            {"action": action, "_selected_action": [draft.pk], "confirmed": "yes"},
+        )
+
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+    assert Protocol.objects.count() == 2

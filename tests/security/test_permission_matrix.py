@@ -154,6 +154,7 @@ KNOWN: dict[str, set[str]] = {
     "flag-acknowledge": {"POST"},
     "flag-resolve": {"POST"},
     "flag-urgent-visit": {"POST"},
+    "flag-assign": {"POST"},
 }
 LISTS = {
     "cohort-list",
@@ -175,12 +176,20 @@ PATIENT_DETAIL_ROUTES = {
     "patient-check-in",
 }
 MESSAGE_DETAIL_ROUTES = {"message-detail", "message-review", "message-assign"}
-# Reviewing twice is fine: nothing to refuse. The world's messages all have their patient:
-# assigning one is a 409 whatever the body (tests/api/test_shared_numbers.py does the rest).
-NO_INVALID_FORM = {"message-review", "message-assign"}
+# Reviewing twice is fine: nothing to refuse. The world's messages and flags all have their
+# patient: assigning one is a 409 whatever the body (tests/api/test_shared_numbers.py does
+# the rest).
+ASSIGNS = {"message-assign", "flag-assign"}
+NO_INVALID_FORM = {"message-review", *ASSIGNS}
 VISIT_DETAIL_ROUTES = {"visit-detail", "visit-book", "visit-complete", "visit-miss", "visit-cancel"}
 TRANSITIONS = {"visit-complete", "visit-miss", "visit-cancel"}
-FLAG_DETAIL_ROUTES = {"flag-detail", "flag-acknowledge", "flag-resolve", "flag-urgent-visit"}
+FLAG_DETAIL_ROUTES = {
+    "flag-detail",
+    "flag-acknowledge",
+    "flag-resolve",
+    "flag-urgent-visit",
+    "flag-assign",
+}
 # refused with 409 when the record's state forbids the step (acknowledging a resolved flag)
 CONFLICTS = TRANSITIONS | {"patient-check-in", "flag-acknowledge"}
 CREATES = {"cohort-list", "patient-list", "lesion-report-list", "flag-urgent-visit"}  # 201
@@ -512,6 +521,8 @@ def request_for(
             body = {"outcome": "nonsense" if invalid else "benign", "note": "matrix"}
         elif name == "flag-urgent-visit":
             body = {"booked_at": "soon" if invalid else _soon(), "location": "Dermatology, Rm 4"}
+        elif name == "flag-assign":
+            body = {"patient": side.patients[0].pk}
         return Call(method, _url(route, pk=pk), body, mentioned_id=pk)
     if name in MESSAGE_DETAIL_ROUTES:
         pk = MISSING if missing else side.message_id
@@ -550,8 +561,8 @@ def expected_status(
         return 403  # they see the flag, so refusing it says nothing new; before validation
     if invalid:
         return 409 if name in CONFLICTS else 400
-    if name == "message-assign":
-        return 409  # the world's messages already have their patient
+    if name in ASSIGNS:
+        return 409  # the world's messages and flags already have their patient
     if method == "POST" and name in CREATES:
         return 201
     if name == "patient-check-in":

@@ -314,6 +314,8 @@ LESION_TEXTS = [
     "tengo una hinchazón",
     "a little bump, and some sores.",
     "Me salió un lunar nuevo",
+    "my scar is bleeding",  # no lesion word: what it says is enough
+    "algo en la piel que crece rápido",
 ]
 
 

@@ -62,6 +62,11 @@ coordinate or lead (or they are an admin), and the history records them as the
 author. Without it, the command runs as a system import: whoever can run
 manage.py already has full database access, so it sees every cohort, like an
 admin, and the history records no user.
+
+What it says
+------------
+How many patients were imported and skipped, their tiers, and the time zones
+their reminders follow, with how many rows gave no zone and took the cohort's.
 """
 
 import csv
@@ -75,7 +80,7 @@ from django.db import IntegrityError, transaction
 from rest_framework.settings import api_settings
 from tqdm import tqdm
 
-from cohorts import contacts, services
+from cohorts import contacts, hooks, services
 from cohorts.access import cohorts_for
 from cohorts.models import Cohort, Patient, TumourProfile
 from cohorts.risk import Tier
@@ -159,17 +164,21 @@ class _ChosenCohortField(CohortField):
 
 
 class ImportPatientSerializer(PatientSerializer):
-    """PatientSerializer with its two per-row queries answered once per file.
+    """PatientSerializer with its per-row queries answered once per file.
 
-    Every rule is inherited; only the cohort (chosen on the command line) and
+    Every rule is inherited; only the cohort (chosen on the command line),
     the MRNs already enrolled at the site (`context["enrolled_mrns"]`, one
-    query for the file) are read once instead of per row.
+    query for the file) and the follow-up limit (`context["follow_up_limit"]`)
+    are read once instead of per row.
     """
 
     cohort = _ChosenCohortField()
 
     def mrn_taken(self, site: str, mrn: str) -> bool:
         return mrn in self.context["enrolled_mrns"]
+
+    def follow_up_limit(self, cohort: Cohort) -> hooks.FollowUpLimit | None:
+        return self.context["follow_up_limit"]
 
 
 def build_patient(validated_data: dict) -> tuple[Patient, TumourProfile, dict]:
@@ -219,7 +228,7 @@ class Command(BaseCommand):
         "Enrol patients into a cohort from a UTF-8 CSV file with a header line, all or nothing. "
         f"Required columns: {', '.join(REQUIRED_COLUMNS)}. Optional columns: "
         f"{', '.join(c for c in PATIENT_COLUMNS + PROFILE_COLUMNS if c not in REQUIRED_COLUMNS)}. "
-        "Full format: the docstring of surveillance/management/commands/import_patients.py."
+        "Full format: the docstring of cohorts/management/commands/import_patients.py."
     )
 
     def add_arguments(self, parser):
@@ -268,6 +277,18 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write("Tiers: " + ", ".join(f"{tier}={tiers[tier.value]}" for tier in Tier))
+        self.stdout.write(self._zones(valid, patients, chosen))
+
+    @staticmethod
+    def _zones(rows: list[Row], patients: list[Patient], cohort: Cohort) -> str:
+        """Which time zones the patients' reminders follow, and how many took the cohort's."""
+        zones = Counter(patient.timezone for patient in patients)
+        defaulted = sum(1 for row in rows if not row.cells.get("timezone"))
+        listed = ", ".join(f"{zone}={count}" for zone, count in sorted(zones.items()))
+        return (
+            f"Time zones: {listed or 'none'}; {defaulted} rows gave no zone and took the "
+            f"cohort's ({cohort.timezone}) unless their number already had one."
+        )
 
     # Who and where
 
@@ -355,7 +376,12 @@ class Command(BaseCommand):
                 "mrn", flat=True
             )
         )
-        context = {"request": ImportRequest(actor), "cohort": cohort, "enrolled_mrns": enrolled}
+        context = {
+            "request": ImportRequest(actor),
+            "cohort": cohort,
+            "enrolled_mrns": enrolled,
+            "follow_up_limit": hooks.follow_up_limit(cohort),
+        }
         for row in tqdm(rows, desc="Validating", unit="row", **self._bar()):
             if row.errors:
                 continue
