@@ -11,9 +11,13 @@ from simple_history.models import HistoricalRecords
 
 from cohorts.models import TIER_CHOICES, Patient
 from cohorts.risk import Tier
+from notifications.models import Message
 from notifications.validators import validate_sms_safe
 
 from . import planner
+
+# How an appointment time is written in its reminders' keys (UTC).
+REMINDER_KEY_STAMP = "%Y%m%dT%H%M%SZ"
 
 
 class InvalidProtocol(ValueError):
@@ -327,7 +331,34 @@ class Visit(models.Model):
         for name, value in fields.items():
             setattr(self, name, value)
         self.status, self.status_changed_at, self.status_changed_by = status, timezone.now(), by
-        self.save()
+        with transaction.atomic():
+            self.save()
+            self._cancel_stale_reminders()
+
+    def reminder_key(self) -> str:
+        """The idempotency key of the visit's next reminder: one per visit, time and day."""
+        return f"{self._reminder_prefix()}{self.next_reminder_at:%Y%m%d}"
+
+    def _reminder_prefix(self, booked_at: datetime | None = None) -> str:
+        booked_at = booked_at or self.booked_at
+        return f"visit:{self.pk}:{booked_at:{REMINDER_KEY_STAMP}}:"
+
+    def _cancel_stale_reminders(self) -> int:
+        """Reminders still queued for another appointment time (or for a visit no longer
+        booked) are cancelled now, so the outbox and the patient's upcoming list say so
+        (dispatch would cancel them at send time anyway)."""
+        queued = Message.objects.filter(
+            kind=Message.Kind.VISIT_REMINDER,
+            status=Message.Status.QUEUED,
+            idempotency_key__startswith=f"visit:{self.pk}:",
+        )
+        if self.status == self.Status.BOOKED:
+            queued = queued.exclude(idempotency_key__startswith=self._reminder_prefix())
+        return queued.update(
+            status=Message.Status.CANCELLED,
+            error="The visit was rebooked, done or cancelled since.",
+            send_after=None,
+        )
 
     REMINDER_LEADS = (timedelta(days=7), timedelta(days=1))
 

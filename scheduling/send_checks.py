@@ -14,15 +14,7 @@ from django.utils import timezone
 from notifications import hooks
 from notifications.models import Message
 
-from .models import Visit
-
-_STAMP = "%Y%m%dT%H%M%SZ"
-
-
-def visit_reminder_key(visit: Visit) -> str:
-    """The idempotency key of the visit's next reminder: one per visit, time and day."""
-    return f"visit:{visit.pk}:{visit.booked_at:{_STAMP}}:{visit.next_reminder_at:%Y%m%d}"
-
+from .models import REMINDER_KEY_STAMP, Visit
 
 def _reminded(key: str) -> tuple[int, datetime] | None:
     """(visit id, appointment time) from a visit reminder's key, or None if not one."""
@@ -30,7 +22,7 @@ def _reminded(key: str) -> tuple[int, datetime] | None:
     if len(parts) != 4 or parts[0] != "visit" or not parts[1].isdigit():
         return None
     try:
-        return int(parts[1]), datetime.strptime(parts[2], _STAMP).replace(tzinfo=UTC)
+        return int(parts[1]), datetime.strptime(parts[2], REMINDER_KEY_STAMP).replace(tzinfo=UTC)
     except ValueError:
         return None
 

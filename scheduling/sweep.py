@@ -20,7 +20,6 @@ from notifications.models import Message
 
 from . import planner
 from .models import ReminderSeries, Visit
-from .send_checks import visit_reminder_key
 
 BATCH_SIZE = 500
 
@@ -123,7 +122,7 @@ def _visit_reminder(visit: Visit) -> Message:
     return messaging.build(
         visit.patient,
         "visit_reminder",
-        visit_reminder_key(visit),
+        visit.reminder_key(),
         time_critical=True,
         day=local.strftime("%Y-%m-%d"),
         hour=local.strftime("%H:%M"),

@@ -167,3 +167,43 @@ def test_a_rebooked_visits_old_reminder_is_cancelled(sms_outbox):
     old.refresh_from_db()
     assert old.status == "cancelled"
     assert sms_outbox == []
+
+
+def queued_reminder_of(visit):
+    """The visit's reminder, written by the sweep the day after booking and still queued."""
+    with time_machine.travel("2026-06-02 14:01Z"):
+        sweep()
+    return Message.objects.get(kind="visit_reminder", status="queued")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda visit: visit.book(timezone.now() + timedelta(days=20), "Clinic 3"),
+        lambda visit: visit.cancel(note="patient moved"),
+        lambda visit: visit.complete(),
+    ],
+    ids=["rebooked", "cancelled", "done early"],
+)
+def test_a_changed_visits_queued_reminder_is_cancelled_at_once(change):
+    visit = visit_booked_on_1_june(8)
+    reminder = queued_reminder_of(visit)
+
+    with time_machine.travel("2026-06-02 15:00Z"):
+        visit.refresh_from_db()
+        change(visit)
+
+    reminder.refresh_from_db()
+    assert (reminder.status, reminder.send_after) == ("cancelled", None)
+
+
+def test_a_visit_rebooked_at_the_same_time_keeps_its_reminder():
+    visit = visit_booked_on_1_june(8)
+    reminder = queued_reminder_of(visit)
+
+    with time_machine.travel("2026-06-02 15:00Z"):
+        visit.refresh_from_db()
+        visit.book(visit.booked_at, "Clinic 4")  # only the room changed
+
+    reminder.refresh_from_db()
+    assert reminder.status == "queued"
