@@ -7,20 +7,18 @@ from audit.mixins import AuditedAdminMixin
 from notifications.models import ConsentSource
 
 from . import contacts, services
-from .access import cohorts_for, patients_for
 from .admin_forms import PatientAdminForm
+from .admin_scope import CohortScopedAdmin
 from .models import Cohort, Patient, RiskAssessment, TumourProfile
 
 
 @admin.register(Cohort)
-class CohortAdmin(admin.ModelAdmin):
+class CohortAdmin(CohortScopedAdmin, admin.ModelAdmin):
+    cohort_path = "pk"
     list_display = ("name", "site", "is_active", "created_on")
     list_filter = ("site", "is_active")
     search_fields = ("name", "site")
     filter_horizontal = ("coordinators", "clinical_leads")
-
-    def get_queryset(self, request):
-        return cohorts_for(request.user)
 
 
 class TumourProfileInline(admin.StackedInline):
@@ -41,7 +39,7 @@ class RiskAssessmentInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+class PatientAdmin(AuditedAdminMixin, CohortScopedAdmin, SimpleHistoryAdmin):
     """Every page that shows a patient, and every save, is audit-logged."""
 
     form = PatientAdminForm
@@ -52,8 +50,7 @@ class PatientAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     inlines = [TumourProfileInline, RiskAssessmentInline]
     audit_object_type = "patient"
 
-    def get_queryset(self, request):
-        return patients_for(request.user).select_related("cohort", "contact")
+    list_select_related = ("cohort", "contact")
 
     @admin.display(boolean=True, description="SMS consent")
     def sms_consent(self, patient):
@@ -73,11 +70,6 @@ class PatientAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # clinical record: deactivate instead
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "cohort":
-            kwargs["queryset"] = cohorts_for(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_related(self, request, form, formsets, change):
         """The profile is saved with the inlines: only then can risk and plan follow."""

@@ -43,14 +43,10 @@ _ADMIN_EXTRA = [
     "audit.view_auditevent",
     "cohorts.add_cohort",
     "cohorts.change_cohort",
+    # Users, groups and tokens are seen, never managed: only superusers manage them, so no
+    # group can raise itself (make itself superuser, or mint a token for someone else).
     "auth.view_user",
-    "auth.add_user",
-    "auth.change_user",
     "auth.view_group",
-    "auth.change_group",
-    "authtoken.view_tokenproxy",
-    "authtoken.add_tokenproxy",
-    "authtoken.delete_tokenproxy",
 ]
 ROLE_PERMISSIONS = {
     COORDINATOR: _COORDINATOR_PERMISSIONS,

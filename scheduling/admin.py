@@ -1,14 +1,17 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import transaction
 from django.template.response import TemplateResponse
+from rest_framework.exceptions import ValidationError
 
 from audit.mixins import AuditedAdminMixin
-from cohorts.access import patients_for
+from cohorts.admin_scope import CohortScopedAdmin
 
 from . import dry_run
 from .models import (
     InvalidProtocol,
+    InvalidTransition,
     Protocol,
     ProtocolReminderRule,
     ProtocolVisitRule,
@@ -16,6 +19,7 @@ from .models import (
     SchedulerHeartbeat,
     Visit,
 )
+from .serializers import plausible_appointment
 from .tasks import replan_everyone
 
 
@@ -103,33 +107,114 @@ class ProtocolAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/scheduling/protocol/activate_dry_run.html", context)
 
 
+class VisitAdminForm(forms.ModelForm):
+    """Only the appointment, its place and the note: the status moves by the workflow."""
+
+    class Meta:
+        model = Visit
+        fields = ["booked_at", "location", "note"]
+
+    def clean_booked_at(self):
+        booked_at = self.cleaned_data["booked_at"]
+        if booked_at == self.instance.booked_at:
+            return booked_at
+        if booked_at is None:
+            raise forms.ValidationError(
+                "To drop the appointment, cancel the visit or mark it missed (actions)."
+            )
+        if Visit.Status.BOOKED not in Visit.TRANSITIONS[self.instance.status]:
+            raise forms.ValidationError(f"A {self.instance.status} visit cannot be booked.")
+        try:
+            plausible_appointment(booked_at)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.detail) from exc
+        return booked_at
+
+
 @admin.register(Visit)
-class VisitAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    """Visits name their patient: every page and save is audit-logged."""
+class VisitAdmin(AuditedAdminMixin, CohortScopedAdmin, admin.ModelAdmin):
+    """Visits name their patient: every page and save is audit-logged.
+
+    Booking (a new time or place) goes through `Visit.book` (who, when, the
+    reminders); completing, missing and cancelling are actions, each through
+    the workflow. Visits come from the plan or a flag: none is added or
+    deleted here.
+    """
 
     audit_object_type = "visit"
+    cohort_path = "patient__cohort"
+    form = VisitAdminForm
     list_display = ("patient", "kind", "due_date", "window_end", "status", "booked_at")
     list_filter = ("status", "kind", "patient__cohort")
+    list_select_related = ("patient",)
     date_hierarchy = "due_date"
-    raw_id_fields = ("patient",)
-    readonly_fields = ("protocol", "status_changed_at", "status_changed_by")
+    readonly_fields = (
+        "patient",
+        "protocol",
+        "kind",
+        "due_date",
+        "window_start",
+        "window_end",
+        "status",
+        "next_reminder_at",
+        "status_changed_at",
+        "status_changed_by",
+    )
+    actions = ["mark_completed", "mark_missed", "cancel_visits"]
 
-    def get_queryset(self, request):
-        return Visit.objects.filter(patient__in=patients_for(request.user)).select_related(
-            "patient"
-        )
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.booked_at and {"booked_at", "location"} & set(form.changed_data):
+            obj.book(obj.booked_at, obj.location, by=request.user)
+
+    def _move_each(self, request, queryset, step: str) -> None:
+        moved = 0
+        for visit in queryset:
+            try:
+                getattr(visit, step)(by=request.user)
+            except InvalidTransition as exc:
+                self.message_user(request, f"{visit}: {exc}", level=messages.WARNING)
+            else:
+                moved += 1
+        self.message_user(request, f"{moved} visit(s) changed.")
+
+    @admin.action(description="Mark completed", permissions=["change"])
+    def mark_completed(self, request, queryset):
+        self._move_each(request, queryset, "complete")
+
+    @admin.action(description="Mark missed", permissions=["change"])
+    def mark_missed(self, request, queryset):
+        self._move_each(request, queryset, "miss")
+
+    @admin.action(description="Cancel", permissions=["change"])
+    def cancel_visits(self, request, queryset):
+        self._move_each(request, queryset, "cancel")
 
 
 @admin.register(ReminderSeries)
-class ReminderSeriesAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class ReminderSeriesAdmin(AuditedAdminMixin, CohortScopedAdmin, admin.ModelAdmin):
+    """Series come from the plan: read here, never edited (re-planning owns them)."""
+
     audit_object_type = "reminder_series"
+    cohort_path = "patient__cohort"
     list_display = ("patient", "kind", "rule", "next_due_at", "is_active")
     list_filter = ("is_active", "kind")
-    readonly_fields = ("patient", "protocol", "kind", "rule", "dtstart", "timezone")
-    raw_id_fields = ("patient",)
+    list_select_related = ("patient",)
 
-    def get_queryset(self, request):
-        return ReminderSeries.objects.filter(patient__in=patients_for(request.user))
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(SchedulerHeartbeat)

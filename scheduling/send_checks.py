@@ -16,6 +16,7 @@ from notifications.models import Message
 
 from .models import REMINDER_KEY_STAMP, Visit
 
+
 def _reminded(key: str) -> tuple[int, datetime] | None:
     """(visit id, appointment time) from a visit reminder's key, or None if not one."""
     parts = key.split(":")

@@ -1,21 +1,27 @@
 from django.contrib import admin
+from django.db.models import Q
 from simple_history.admin import SimpleHistoryAdmin
 
 from audit.mixins import AuditedAdminMixin
-from cohorts.access import cohorts_for, patients_for
+from cohorts.access import cohorts_for
+from cohorts.admin_scope import CohortScopedAdmin
 
 from .care_teams import in_cohorts
 from .models import Flag, FlagEscalation, Holiday, LesionReport
 
 
 @admin.register(Holiday)
-class HolidayAdmin(admin.ModelAdmin):
+class HolidayAdmin(CohortScopedAdmin, admin.ModelAdmin):
     """Local closures review deadlines skip, per site (public holidays come from the
-    cohort's country and subdivision)."""
+    cohort's country and subdivision). A user sees every site's and their own sites'."""
 
     list_display = ("day", "name", "site")
     list_filter = ("site",)
     date_hierarchy = "day"
+
+    def scope(self, queryset, user):
+        sites = cohorts_for(user).values("site")
+        return queryset.filter(Q(site="") | Q(site__in=sites))
 
 
 class FlagEscalationInline(admin.TabularInline):
@@ -30,7 +36,7 @@ class FlagEscalationInline(admin.TabularInline):
 
 
 @admin.register(Flag)
-class FlagAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+class FlagAdmin(AuditedAdminMixin, CohortScopedAdmin, SimpleHistoryAdmin):
     """Review steps go through the API (acknowledge, resolve): here they are read-only."""
 
     audit_object_type = "flag"
@@ -40,17 +46,19 @@ class FlagAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     readonly_fields = [field.name for field in Flag._meta.fields]
     inlines = [FlagEscalationInline]
 
-    def get_queryset(self, request):
-        mine = in_cohorts(cohorts_for(request.user))
-        return Flag.objects.filter(mine).select_related("patient", "message")
+    list_select_related = ("patient",)
+
+    def scope(self, queryset, user):
+        return queryset.filter(in_cohorts(cohorts_for(user)))
 
     def has_add_permission(self, request):
         return False
 
 
 @admin.register(LesionReport)
-class LesionReportAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class LesionReportAdmin(AuditedAdminMixin, CohortScopedAdmin, admin.ModelAdmin):
     audit_object_type = "lesion_report"
+    cohort_path = "patient__cohort"
     list_display = ("id", "patient", "channel", "complete", "created_at")
     list_filter = ("channel", "complete", "patient__cohort")
     readonly_fields = (
@@ -63,9 +71,6 @@ class LesionReportAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "created_by",
     )
     exclude = ("messages",)
-
-    def get_queryset(self, request):
-        return LesionReport.objects.filter(patient__in=patients_for(request.user))
 
     def has_add_permission(self, request):
         return False
