@@ -8,21 +8,18 @@ patient touched: a list page writes one row per patient on the page.
 Only successful requests are recorded: a 404 (say, another cohort's patient)
 or a 400 wrote and showed nothing of the record.
 
-The client address is `REMOTE_ADDR`, never `X-Forwarded-For` as sent: any
-client can forge that header. Behind a proxy or load balancer, the server must
-put the real client address into `REMOTE_ADDR` itself, e.g. gunicorn's
-`--forwarded-allow-ips=<the proxy's address>` (which trusts the proxy's
-`X-Forwarded-For` only when it comes from that proxy).
+The client address is decided in one place, `audit.addresses` (trusted
+proxies and `X-Forwarded-For`), as for the rate limits and the sign-in lockout.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from django.db import models
 from django.http import HttpRequest
 
+from .addresses import client_address
 from .models import AuditEvent
 
 Action = AuditEvent.Action
@@ -31,15 +28,6 @@ Action = AuditEvent.Action
 _PATH_MAX = AuditEvent._meta.get_field("path").max_length
 _REASON_MAX = AuditEvent._meta.get_field("reason").max_length
 _OBJECT_ID_MAX = AuditEvent._meta.get_field("object_id").max_length
-
-
-def client_address(request: HttpRequest) -> str | None:
-    """The peer's address as the server saw it (see the module's docstring)."""
-    address = (request.META.get("REMOTE_ADDR") or "").strip()
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 def default_reason(request: HttpRequest, view_action: str = "") -> str:

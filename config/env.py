@@ -5,6 +5,7 @@ being silently read as a default: a typo in `DEBUG=ture` must not decide
 whether a clinical service runs with debugging on.
 """
 
+import ipaddress
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -45,3 +46,14 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[str]:
+    """Comma-separated IP addresses or networks ("10.0.0.0/8, 192.0.2.7"); refused if one is not."""
+    networks = env_list(name, "")
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {network!r} is not an address or network") from exc
+    return networks

@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_int, env_list, env_str
+from .env import env_bool, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -136,10 +136,12 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Lock a username, and separately an address, after repeated failed logins.
+# Lock a username at an address after repeated failed logins: one user's typos
+# do not lock out everyone behind the same clinic address.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 30) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "audit.addresses.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "login"
@@ -171,6 +173,10 @@ HTTPS_ONLY = env_bool("HTTPS_ONLY", True)
 SECURE_SSL_REDIRECT = HTTPS_ONLY
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]  # load balancers probe over plain HTTP
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The reverse proxies in front of the service (addresses or networks): only from them is
+# X-Forwarded-For believed, for rate limits, the sign-in lockout and the audit trail
+# (audit/addresses.py). Empty: the TCP peer is the client.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
 SESSION_COOKIE_SECURE = HTTPS_ONLY
 CSRF_COOKIE_SECURE = HTTPS_ONLY
 SECURE_HSTS_SECONDS = 31_536_000 if HTTPS_ONLY else 0
@@ -225,8 +231,8 @@ REST_FRAMEWORK = {
     # Per user (or per address when anonymous), and per address for everyone;
     # a 429 carries Retry-After.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "config.throttling.AnonymousRateThrottle",
+        "config.throttling.SignedInRateThrottle",
         "config.throttling.AddressRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {

@@ -158,6 +158,7 @@ def test_it_records_one_row_per_visit_listed(api, alice, patient):
 
 
 def test_it_records_the_client_address_from_remote_addr_only(api, alice, patient):
+    """From a peer that is not a trusted proxy, X-Forwarded-For is the client's own say."""
     response = api(alice).get(
         f"/api/v1/patients/{patient.pk}/",
         REMOTE_ADDR="203.0.113.7",
@@ -172,3 +173,16 @@ def test_it_records_the_client_address_from_remote_addr_only(api, alice, patient
 def test_it_does_not_audit_cohorts(api, alice, cohort_a):
     assert api(alice).get("/api/v1/cohorts/").status_code == 200
     assert AuditEvent.objects.count() == 0
+
+
+def test_behind_a_trusted_proxy_it_records_the_forwarded_client(api, alice, patient, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+
+    api(alice).get(
+        f"/api/v1/patients/{patient.pk}/",
+        REMOTE_ADDR="10.0.0.5",
+        HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.66",
+    )
+
+    [event] = events()
+    assert event.ip_address == "198.51.100.66"
