@@ -6,6 +6,7 @@ variables in docs/contracts.md switch it to PostgreSQL, Redis and Twilio.
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -53,7 +54,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    # Only until its plain-text tokens are hashed into accounts.ApiToken (accounts 0002).
     "rest_framework.authtoken",
+    "knox",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -64,6 +70,7 @@ INSTALLED_APPS = [
     "notifications",
     "audit",
     "cohorts",
+    "accounts",
     "scheduling",
     "surveillance",
 ]
@@ -75,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -142,6 +151,26 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 30) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "audit.addresses.client_address"
+
+# API tokens (django-rest-knox, accounts.ApiToken): hashed at rest, one per device,
+# expiring API_TOKEN_DAYS after they were issued.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 30, minimum=1)
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+# knox's own migrations would create its default token table, unused once swapped: skip them.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {"TOKEN_TTL": timedelta(days=API_TOKEN_DAYS), "AUTH_HEADER_PREFIX": "Token"}
+
+# Two-factor sign-in (django-otp, TOTP): the roles that must use it, or "everyone".
+TWO_FACTOR_REQUIRED = env_list("TWO_FACTOR_REQUIRED", "superuser,admin,clinical_lead")
+_TWO_FACTOR_CHOICES = {"superuser", "admin", "clinical_lead", "coordinator", "everyone"}
+if set(TWO_FACTOR_REQUIRED) - _TWO_FACTOR_CHOICES:
+    raise ImproperlyConfigured(
+        f"TWO_FACTOR_REQUIRED: {sorted(set(TWO_FACTOR_REQUIRED) - _TWO_FACTOR_CHOICES)} are not "
+        f"among {sorted(_TWO_FACTOR_CHOICES)}"
+    )
+OTP_TOTP_ISSUER = "Skin-surveillance follow-up"
+# Password reset e-mails: at most this many an hour per client address and per e-mail address.
+PASSWORD_RESET_PER_HOUR = env_int("PASSWORD_RESET_PER_HOUR", 5, minimum=1)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "login"
@@ -220,7 +249,7 @@ CACHES = {
 # --- REST API -----------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

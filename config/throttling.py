@@ -13,23 +13,12 @@ They differ from DRF's own throttles in three ways:
 
 import logging
 
-from django.core.cache import cache
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
+from accounts.rate_limits import count_in_window
 from audit.addresses import client_address
 
 logger = logging.getLogger(__name__)
-
-
-def _count(key: str, timeout: int) -> int:
-    """One more request in this window; the window's count so far."""
-    if cache.add(key, 1, timeout):
-        return 1
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between the two calls: a new window
-        cache.add(key, 1, timeout)
-        return 1
 
 
 class _AtomicWindow(SimpleRateThrottle):
@@ -42,11 +31,8 @@ class _AtomicWindow(SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        window = int(self.timer() // self.duration)
-        self.window_ends = (window + 1) * self.duration
         try:
-            # Kept a window longer than it lasts: a late increment never outlives its expiry.
-            count = _count(f"{self.key}:{window}", 2 * self.duration)
+            count, self.window_ends = count_in_window(self.key, self.duration, self.timer())
         except Exception:
             logger.warning("Rate limit %s not checked: the cache is unreachable", self.scope)
             return True

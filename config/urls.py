@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("cohorts.urls")),
     path("", include("scheduling.urls")),
     path("", include("surveillance.urls")),
+    path("", include("accounts.api_urls")),
 ]
 
 urlpatterns = [
@@ -26,6 +27,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("webhooks/twilio/sms/", webhooks.inbound_sms, name="twilio-sms"),
     path("webhooks/twilio/status/", webhooks.delivery_status, name="twilio-status"),

@@ -26,3 +26,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Most tests sign staff in with force_login and no second factor; tests/accounts set the
+# production default (config.settings) and prove the enforcement.
+TWO_FACTOR_REQUIRED = []

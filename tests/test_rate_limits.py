@@ -5,10 +5,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db]
@@ -118,7 +118,7 @@ def test_parallel_requests_never_pass_the_limit(rates, settings, live_server):
         }
     }
     rates(user="10/min")
-    token = Token.objects.create(user=UserFactory()).key
+    token = ApiToken.objects.create(user=UserFactory(), device="parallel")[1]
     session = requests.Session()
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=40))
     barrier = threading.Barrier(40)

@@ -31,6 +31,7 @@ from django.test import Client
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.models import ApiToken
 from audit.models import AuditEvent
 from cohorts.admin_scope import CohortScopedAdmin
 from cohorts.models import Cohort, Patient
@@ -41,9 +42,9 @@ from tests.factories import ROUTINE_ANSWERS, CohortFactory, PatientFactory, User
 
 pytestmark = [pytest.mark.django_db]
 
-OUR_APPS = {"audit", "cohorts", "notifications", "scheduling", "surveillance"}
+OUR_APPS = {"accounts", "audit", "cohorts", "notifications", "scheduling", "surveillance"}
 # Registered models with no cohort: the same for every user who may see them at all.
-GLOBAL = {Protocol, SchedulerHeartbeat, AuditEvent}
+GLOBAL = {Protocol, SchedulerHeartbeat, AuditEvent, ApiToken}
 ROLES = ("coordinator", "clinical_lead", "admin", "superuser")
 SEES_EVERY_COHORT = {"admin", "superuser"}
 MISSING_PK = 987_654_321
@@ -242,3 +243,19 @@ def test_history_is_read_only(world, model):
         response = client.post(page, {"first_name": "Reverted", "cohort": sides["other"].cohort.pk})
         assert response.status_code == 403, (role, response.status_code)
     assert model.objects.filter(pk=own.pk).values().get() == before
+
+
+def test_no_group_can_raise_itself(world):
+    _, users = world
+    member = users["admin"]
+    client = client_for(member)
+    page = reverse("admin:auth_user_change", args=[member.pk])
+
+    client.post(page, {"username": member.username, "is_superuser": "on", "is_staff": "on"})
+    token_page = client.get(reverse("admin:accounts_apitoken_changelist"))
+
+    member.refresh_from_db()
+    assert not member.is_superuser
+    assert token_page.status_code == 403
+    for codename in ("auth.change_user", "auth.add_user", "auth.change_group"):
+        assert not member.has_perm(codename)

@@ -32,13 +32,13 @@ from django.core import signals
 from django.core.cache import cache
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
     response_schema_conformance,
 )
 
+from accounts.models import ApiToken
 from config.wsgi import application
 from notifications.models import Message
 from surveillance import lesions
@@ -80,7 +80,7 @@ def seeded(db, wsgi_in_the_test_transaction):
     visits = [visit.pk for patient in patients for visit in patient.visits.all()[:3]]
     flags = [lesions.record_report(patient, "staff", ROUTINE_ANSWERS) for patient in patients[:2]]
     return {
-        "token": Token.objects.create(user=admin).key,
+        "token": ApiToken.objects.create(user=admin, device="schema")[1],
         "ids": {
             "cohorts": [cohort.pk],
             "patients": [patient.pk for patient in patients],
