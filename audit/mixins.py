@@ -1,6 +1,9 @@
 """Audit mixins for DRF viewsets and admin pages: what they show is recorded."""
 
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404
 
 from .trail import Action, default_reason, patient_id_of, record_rows
 
@@ -45,14 +48,46 @@ class AuditedViewSetMixin(_Audited):
         "destroy": Action.DELETE,
     }
 
+    def dispatch(self, request, *args, **kwargs):
+        """A write and its audit rows commit together, or neither does."""
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            return super().dispatch(request, *args, **kwargs)
+
     def initial(self, request, *args, **kwargs):
         self._audit_objects = []
+        self._audit_probe = None
         super().initial(request, *args, **kwargs)
 
     def get_object(self):
-        obj = super().get_object()
+        try:
+            obj = super().get_object()
+        except Http404:
+            self._audit_probe = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+            raise
         self._audit_note([obj])
         return obj
+
+    def _record_probe(self, request) -> None:
+        """A record asked for and not found among the user's: noted, with whose it is if anyone's.
+
+        Another cohort's patient looks to the caller exactly like a missing one;
+        the trail (read by admins only) keeps who went looking, and for what.
+        """
+        model = self.get_queryset().model
+        try:
+            probed = model._default_manager.filter(pk=self._audit_probe).first()
+        except (ValueError, ValidationError):
+            probed = None  # not even a possible id
+        patient_id = self.audit_patient_id(probed) if probed is not None else None
+        record_rows(
+            request,
+            Action.DENIED,
+            [(patient_id, self._audit_probe)],
+            self.audit_object_type,
+            default_reason(request, getattr(self, "action", "") or ""),
+        )
 
     def get_serializer(self, *args, **kwargs):
         if kwargs.get("many") and getattr(self, "action", None) == "list" and args:
@@ -86,6 +121,8 @@ class AuditedViewSetMixin(_Audited):
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code == 404 and getattr(self, "_audit_probe", None) is not None:
+            self._record_probe(request)
         objects = getattr(self, "_audit_objects", None)
         if objects and _succeeded(response) and request.method != "OPTIONS":
             action, object_type = self._audit_action(request)

@@ -27,6 +27,8 @@ class AuditEvent(models.Model):
         UPDATE = "update", "Update"
         DELETE = "delete", "Delete"
         EXPORT = "export", "Export"
+        DENIED = "denied", "Denied (not in the user's cohorts)"
+        IMPORT = "import", "Import"
 
     at = models.DateTimeField(default=now, db_index=True)
     user = models.ForeignKey(

@@ -112,6 +112,13 @@ def record_rows(
     return AuditEvent.objects.bulk_create(events)
 
 
+def system_request(user=None, path: str = "") -> HttpRequest:
+    """The request to record for what a command or a worker does: who (if anyone), and how."""
+    request = HttpRequest()
+    request.method, request.path, request.user = "", path, user
+    return request
+
+
 def _object_id(patient_id, object_id) -> str:
     if object_id in ("", None):
         object_id = "" if patient_id is None else patient_id

@@ -13,13 +13,18 @@ Every admin of a record that belongs to a cohort uses `CohortScopedAdmin`:
   (`RelatedOnlyFieldListFilter`), never every cohort's name and site;
 - the history pages (django-simple-history) answer 404 for a record out of
   scope, instead of falling back to the history table, and are read-only:
-  a revert would bypass the workflow and its validation.
+  a revert would bypass the workflow and its validation;
+- asking for a record out of scope leaves a `denied` row in the audit trail
+  (with whose record it was, if it exists): the answer says nothing, the
+  trail keeps the probe.
 """
 
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path, unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+
+from audit import trail
 
 from .access import cohorts_for
 
@@ -51,9 +56,26 @@ class CohortScopedAdmin:
             return (entry, admin.RelatedOnlyFieldListFilter)
         return entry
 
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            self._record_probe(request, object_id)
+        return obj
+
     def _in_scope_or_404(self, request, object_id) -> None:
         if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            self._record_probe(request, object_id)
             raise Http404
+
+    def _record_probe(self, request, object_id) -> None:
+        try:
+            probed = self.model._default_manager.filter(pk=unquote(object_id)).first()
+        except (ValueError, ValidationError):
+            probed = None  # not even a possible id
+        whose = getattr(self, "audit_patient_id", None)  # admins of patient records say whose
+        patient_id = whose(probed) if probed is not None and whose else None
+        rows = [(patient_id, unquote(object_id))]
+        trail.record_rows(request, trail.Action.DENIED, rows, self.model._meta.model_name)
 
     def history_view(self, request, object_id, extra_context=None):
         self._in_scope_or_404(request, object_id)

@@ -5,6 +5,7 @@ from django.db import transaction
 from django.template.response import TemplateResponse
 from rest_framework.exceptions import ValidationError
 
+from audit import trail
 from audit.mixins import AuditedAdminMixin
 from cohorts.admin_scope import CohortScopedAdmin
 
@@ -85,6 +86,8 @@ class ProtocolAdmin(admin.ModelAdmin):
         try:
             with transaction.atomic():
                 draft.activate()
+                reason = f"activated version {draft.version}; re-planning every patient"
+                trail.record(request, trail.Action.UPDATE, None, "protocol", draft.pk, reason)
                 transaction.on_commit(replan_everyone.delay)
         except InvalidProtocol as exc:
             for problem in exc.problems:

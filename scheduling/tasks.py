@@ -1,9 +1,10 @@
 from celery import shared_task
 
+from audit import trail
 from cohorts.models import Patient
 
 from . import services, sweep
-from .models import SchedulerHeartbeat
+from .models import Protocol, SchedulerHeartbeat
 
 REPLAN_BATCH_SIZE = 500
 
@@ -27,6 +28,15 @@ def replan_everyone() -> dict:
     for start in range(0, len(ids), REPLAN_BATCH_SIZE):
         batch = patients.filter(pk__in=ids[start : start + REPLAN_BATCH_SIZE])
         services.replan(list(batch.select_related("profile", "contact")))
+    version = Protocol.objects.active().version
+    trail.record(
+        trail.system_request(None, "celery replan_everyone"),
+        trail.Action.UPDATE,
+        None,
+        "replan",
+        version,
+        f"re-planned {len(ids)} patients on protocol version {version}",
+    )
     return {"replanned": len(ids)}
 
 

@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
                 ('username', models.CharField(blank=True, max_length=150)),
-                ('action', models.CharField(choices=[('view', 'View'), ('list', 'List'), ('create', 'Create'), ('update', 'Update'), ('delete', 'Delete'), ('export', 'Export')], max_length=10)),
+                ('action', models.CharField(choices=[('view', 'View'), ('list', 'List'), ('create', 'Create'), ('update', 'Update'), ('delete', 'Delete'), ('export', 'Export'), ('denied', "Denied (not in the user's cohorts)"), ('import', 'Import')], max_length=10)),
                 ('object_type', models.CharField(help_text='e.g. "patient", "visit", "risk"', max_length=40)),
                 ('object_id', models.CharField(blank=True, max_length=64)),
                 ('ip_address', models.GenericIPAddressField(blank=True, null=True)),

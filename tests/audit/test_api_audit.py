@@ -105,14 +105,43 @@ def test_it_records_an_update(api, alice, patient):
     assert event.reason == "api:patient-detail partial_update"
 
 
-def test_it_records_nothing_for_another_cohorts_patient(api, bob, cohort_b, patient):
+def test_a_probe_of_another_cohorts_patient_is_recorded_as_denied(api, bob, cohort_b, patient):
     client = api(bob)
+    visit = patient.visits.first()
 
     assert client.get(f"/api/v1/patients/{patient.pk}/").status_code == 404
     assert client.get(f"/api/v1/patients/{patient.pk}/risk/").status_code == 404
     assert client.patch(f"/api/v1/patients/{patient.pk}/", {}, format="json").status_code == 404
-    assert client.get(f"/api/v1/visits/{patient.visits.first().pk}/").status_code == 404
-    assert AuditEvent.objects.count() == 0
+    assert client.get(f"/api/v1/visits/{visit.pk}/").status_code == 404
+    assert client.get("/api/v1/patients/987654321/").status_code == 404
+
+    probes = events()
+    assert {event.action for event in probes} == {"denied"}
+    assert [(event.object_type, event.object_id, event.patient_id) for event in probes] == [
+        ("patient", str(patient.pk), patient.pk),
+        ("patient", str(patient.pk), patient.pk),
+        ("patient", str(patient.pk), patient.pk),
+        ("visit", str(visit.pk), patient.pk),
+        ("patient", "987654321", None),
+    ]
+    assert {event.username for event in probes} == {bob.username}
+
+
+def test_a_write_and_its_audit_row_commit_together(api, alice, patient, monkeypatch):
+    from audit import mixins
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("the audit table refused the row")
+
+    monkeypatch.setattr(mixins, "record_rows", refuse)
+    client = api(alice)
+    client.raise_request_exception = False
+
+    response = client.patch(f"/api/v1/patients/{patient.pk}/", {"language": "es"}, format="json")
+
+    assert response.status_code == 500
+    patient.refresh_from_db()
+    assert patient.language == "en"
 
 
 @time_machine.travel("2026-04-01 12:00Z")

@@ -1,4 +1,5 @@
 import csv
+import hashlib
 from datetime import date, time
 from io import StringIO
 
@@ -9,6 +10,7 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
+from audit.models import AuditEvent
 from cohorts import services
 from cohorts.models import Patient, RiskAssessment, TumourProfile
 from scheduling.models import ReminderSeries, Visit
@@ -409,3 +411,30 @@ def test_it_says_which_zones_the_patients_follow(write_csv, cohort):
         "Time zones: America/Chicago=1, Europe/Madrid=2; 2 rows gave no zone and took the "
         "cohort's (Europe/Madrid) unless their number already had one."
     ) in out
+
+
+def test_the_trail_says_who_imported_which_file_and_what_it_enrolled(write_csv, cohort):
+    importer = UserFactory(username="importer", role="coordinator")
+    cohort.coordinators.add(importer)
+    path = write_csv([row(1), row(2), row(3, phone="not a phone")])
+
+    run_import(path, "--skip-invalid", "--user", "importer")
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    summary = AuditEvent.objects.get(object_type="patient_import")
+    assert (summary.action, summary.object_id, summary.username) == ("import", digest, "importer")
+    assert summary.reason == f"cohort {cohort.pk}: 2 accepted, 1 refused"
+    enrolled = AuditEvent.objects.filter(object_type="patient", action="import")
+    assert {event.patient_id for event in enrolled} == set(
+        Patient.objects.values_list("pk", flat=True)
+    )
+
+
+def test_a_refused_file_is_on_the_trail_too(write_csv, cohort):
+    path = write_csv([row(1), row(2, phone="not a phone")])
+
+    with pytest.raises(CommandError):
+        run_import(path)
+
+    summary = AuditEvent.objects.get(object_type="patient_import")
+    assert summary.reason == f"cohort {cohort.pk}: 0 accepted, 1 refused"

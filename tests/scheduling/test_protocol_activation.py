@@ -5,8 +5,10 @@ from datetime import date
 import pytest
 import time_machine
 
+from audit.models import AuditEvent
 from scheduling.models import InvalidProtocol, Protocol
 from scheduling.planner import ReminderRule, TierProtocol, VisitKind, VisitRule, protocol_problems
+from scheduling.tasks import replan_everyone
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db]
@@ -130,15 +132,26 @@ def test_the_admin_shows_a_dry_run_first_and_changes_nothing_until_confirmed(sup
     assert {patient.pk: patient.visits.count() for patient in standard} == visits
 
 
-def test_the_confirmed_dry_run_activates(superuser_client):
+def test_the_confirmed_dry_run_activates_and_the_trail_says_so(
+    superuser_client, django_capture_on_commit_callbacks
+):
+    PatientFactory()
     draft = Protocol.objects.active().new_draft()
 
-    superuser_client.post(
-        "/admin/scheduling/protocol/",
-        {**ACTIVATE, "_selected_action": [draft.pk], "confirmed": "yes"},
-    )
+    with django_capture_on_commit_callbacks() as replans:
+        superuser_client.post(
+            "/admin/scheduling/protocol/",
+            {**ACTIVATE, "_selected_action": [draft.pk], "confirmed": "yes"},
+        )
+    assert len(replans) == 1
+    replan_everyone()  # what the queued task does on a worker
 
     assert Protocol.objects.active() == draft
+    activated = AuditEvent.objects.get(object_type="protocol")
+    assert (activated.action, activated.username) == ("update", "lead-su")
+    assert activated.reason == f"activated version {draft.version}; re-planning every patient"
+    replanned = AuditEvent.objects.get(object_type="replan")
+    assert replanned.reason == f"re-planned 1 patients on protocol version {draft.version}"
 
 
 def test_a_coordinator_cannot_run_the_protocol_actions(client):

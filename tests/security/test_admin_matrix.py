@@ -192,6 +192,8 @@ def test_the_admin_shows_each_role_only_its_cohorts(world, model):
             answer, missing = client.get(theirs), client.get(nobodys)
             assert same_answer(answer, missing), (role, theirs, answer.status_code)
             assert_no_secret(answer, sides["other"], f"{theirs} as {role}")
+        probes = AuditEvent.objects.filter(action="denied", username=users[role].username)
+        assert probes.filter(object_id=str(other.pk)).exists(), (role, model)
 
 
 @pytest.mark.parametrize("model", scoped_admins())

@@ -2,9 +2,9 @@
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.http import HttpRequest
 
 from accounts import tokens
+from audit.trail import system_request
 
 
 class Command(BaseCommand):
@@ -18,8 +18,6 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
             raise CommandError(f"No active user {username!r}.")
-        request = HttpRequest()  # for the audit trail: who, and by which way
-        request.method, request.path, request.user = "POST", "manage.py create_api_token", user
-        token, raw = tokens.issue(request, user, device)
+        token, raw = tokens.issue(system_request(user, "manage.py create_api_token"), user, device)
         self.stdout.write(raw)
         self.stderr.write(f"Expires {token.expiry:%Y-%m-%d %H:%M %Z}. It is not shown again.")

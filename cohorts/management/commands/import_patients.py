@@ -70,6 +70,7 @@ their reminders follow, with how many rows gave no zone and took the cohort's.
 """
 
 import csv
+import hashlib
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ from django.db import IntegrityError, transaction
 from rest_framework.settings import api_settings
 from tqdm import tqdm
 
+from audit import trail
 from cohorts import contacts, hooks, services
 from cohorts.access import cohorts_for
 from cohorts.models import Cohort, Patient, TumourProfile
@@ -259,16 +261,17 @@ class Command(BaseCommand):
         for row in invalid:
             for error in row.errors:
                 self.stderr.write(f"row {row.line}: {error}")
+        by = None if isinstance(actor, SystemImport) else actor
         if invalid and not skip_invalid:
+            self._audit(by, file, chosen, [], len(invalid))
             raise CommandError(
                 f"{len(invalid)} of {len(rows)} rows are invalid; nothing was imported. "
                 "Fix them, or pass --skip-invalid to import the valid rows only."
             )
 
         valid = [row for row in rows if not row.errors]
-        patients = self._enrol(
-            valid, batch_size, by=None if isinstance(actor, SystemImport) else actor
-        )
+        patients = self._enrol(valid, batch_size, by=by)
+        self._audit(by, file, chosen, patients, len(invalid))
         tiers = Counter(patient.risk_tier for patient in patients)
         self.stdout.write(
             self.style.SUCCESS(
@@ -278,6 +281,17 @@ class Command(BaseCommand):
         )
         self.stdout.write("Tiers: " + ", ".join(f"{tier}={tiers[tier.value]}" for tier in Tier))
         self.stdout.write(self._zones(valid, patients, chosen))
+
+    @staticmethod
+    def _audit(by, path: str, cohort: Cohort, patients: list[Patient], refused: int) -> None:
+        """Who imported which file (its SHA-256) into which cohort, and each patient it enrolled."""
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        request = trail.system_request(by, "manage.py import_patients")
+        summary = f"cohort {cohort.pk}: {len(patients)} accepted, {refused} refused"
+        trail.record(request, trail.Action.IMPORT, None, "patient_import", digest, summary)
+        reason = f"import {digest[:16]}"
+        trail.record(request, trail.Action.IMPORT, patients, "patient", reason=reason)
 
     @staticmethod
     def _zones(rows: list[Row], patients: list[Patient], cohort: Cohort) -> str:
