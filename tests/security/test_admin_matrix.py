@@ -201,15 +201,20 @@ def test_change_forms_offer_only_the_users_own_records(world, model):
     sides, users = world
     own = sides["own"].record(model)
     for role in ("coordinator", "clinical_lead"):
-        response = client_for(users[role]).get(url(model, "change", quote(own.pk)))
-        if response.status_code != 200:
-            continue
-        form = response.context["adminform"].form
-        for name, field in form.fields.items():
-            if isinstance(field, ModelChoiceField) and field.queryset.model in (Cohort, Patient):
-                theirs = sides["other"].record(field.queryset.model)
-                assert not field.queryset.filter(pk=theirs.pk).exists(), (model, name, role)
-        assert_no_secret(response, sides["other"], f"{model._meta.label} form as {role}")
+        client = client_for(users[role])
+        for page in (url(model, "change", quote(own.pk)), url(model, "add")):
+            response = client.get(page)
+            if response.status_code != 200:
+                continue
+            form = response.context["adminform"].form
+            for name, field in form.fields.items():
+                if isinstance(field, ModelChoiceField) and field.queryset.model in (
+                    Cohort,
+                    Patient,
+                ):
+                    theirs = sides["other"].record(field.queryset.model)
+                    assert not field.queryset.filter(pk=theirs.pk).exists(), (page, name, role)
+            assert_no_secret(response, sides["other"], f"{page} as {role}")
 
 
 @pytest.mark.parametrize("model", scoped_admins())
