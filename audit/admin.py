@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
+from .mixins import ReadOnlyAdminMixin
 from .models import AuditEvent
 
 
@@ -55,7 +56,7 @@ class AuditUserFilter(_IdListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit trail, read-only: filter it by patient, by user, by action."""
 
     list_display = (
@@ -90,12 +91,3 @@ class AuditEventAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="?patient__id__exact={}">{}</a>', event.patient_id, event.patient_id
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -240,3 +240,16 @@ class AuditedAdminMixin(_Audited):
                 self._audit_reason(request, "history"),
             )
         return response
+
+
+class ReadOnlyAdminMixin:
+    """An admin that shows records the system writes and people never edit here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -11,7 +11,7 @@ from simple_history.models import HistoricalRecords
 from notifications.models import Contact
 from notifications.validators import validate_sms_safe, validate_time_zone
 
-from . import risk
+from . import plausible_dates, risk
 from .holiday_calendars import validate_country, validate_subdivision
 
 TIER_CHOICES = [(tier.value, tier.value) for tier in risk.Tier]
@@ -77,7 +77,7 @@ class Patient(models.Model):
     site = models.CharField(max_length=200, editable=False)
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
-    date_of_birth = models.DateField()
+    date_of_birth = models.DateField(validators=[plausible_dates.birth_date])
     mrn = models.CharField("MRN", max_length=64, help_text="Medical record number at the site.")
     contact = models.ForeignKey(
         Contact,
@@ -87,9 +87,12 @@ class Patient(models.Model):
     )
     reminder_time = models.TimeField(default=time(10, 0), help_text="Local time for reminders.")
     reminders_paused_until = models.DateField(
-        null=True, blank=True, help_text="No reminders up to and including this date."
+        null=True,
+        blank=True,
+        validators=[plausible_dates.pause_end],
+        help_text="No reminders up to and including this date.",
     )
-    enrolled_on = models.DateField(default=localdate)
+    enrolled_on = models.DateField(default=localdate, validators=[plausible_dates.enrolment_date])
     # The latest assessment's tier, kept here so lists and dashboards filter on it.
     risk_tier = models.CharField(max_length=10, choices=TIER_CHOICES, blank=True)
     is_active = models.BooleanField(default=True)
@@ -160,9 +163,13 @@ class TumourProfile(models.Model):
     her2 = models.CharField("HER2", max_length=8, choices=RECEPTOR_CHOICES, default="unknown")
     histology = models.CharField(max_length=12, choices=HISTOLOGY_CHOICES, default="ductal")
     stage = models.CharField(max_length=7, choices=Stage.choices, default=Stage.UNKNOWN)
-    surgery_date = models.DateField(null=True, blank=True)
+    surgery_date = models.DateField(
+        null=True, blank=True, validators=[plausible_dates.treatment_date]
+    )
     surgery_site = models.CharField(max_length=100, blank=True, help_text="e.g. left breast")
-    treatment_end_date = models.DateField(help_text="End of primary treatment.")
+    treatment_end_date = models.DateField(
+        help_text="End of primary treatment.", validators=[plausible_dates.treatment_date]
+    )
     prior_recurrence = models.BooleanField(
         default=False, help_text="Prior local or cutaneous recurrence, or skin metastasis."
     )

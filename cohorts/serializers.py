@@ -1,7 +1,6 @@
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -184,11 +183,6 @@ class PatientSerializer(serializers.ModelSerializer):
 
     def validate_timezone(self, value):
         _django_validator(validate_time_zone, value)
-        return value
-
-    def validate_date_of_birth(self, value):
-        if value >= timezone.localdate():
-            raise serializers.ValidationError("Date of birth must be in the past.")
         return value
 
     def validate(self, attrs):

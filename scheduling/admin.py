@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from rest_framework.exceptions import ValidationError
 
 from audit import trail
-from audit.mixins import AuditedAdminMixin
+from audit.mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 from cohorts.admin_scope import CohortScopedAdmin
 
 from . import dry_run
@@ -201,7 +201,9 @@ class VisitAdmin(AuditedAdminMixin, CohortScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(ReminderSeries)
-class ReminderSeriesAdmin(AuditedAdminMixin, CohortScopedAdmin, admin.ModelAdmin):
+class ReminderSeriesAdmin(
+    AuditedAdminMixin, CohortScopedAdmin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     """Series come from the plan: read here, never edited (re-planning owns them)."""
 
     audit_object_type = "reminder_series"
@@ -209,15 +211,6 @@ class ReminderSeriesAdmin(AuditedAdminMixin, CohortScopedAdmin, admin.ModelAdmin
     list_display = ("patient", "kind", "rule", "next_due_at", "is_active")
     list_filter = ("is_active", "kind")
     list_select_related = ("patient",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SchedulerHeartbeat)

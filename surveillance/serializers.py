@@ -111,8 +111,15 @@ class LesionReportSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(errors)
         return answers
 
+    def validate(self, attrs):
+        if not attrs.get("answers") and not attrs.get("note", "").strip():
+            raise serializers.ValidationError(
+                {"answers": "Give the answers the patient could give, or a note of what they said."}
+            )
+        return attrs
+
     def create(self, validated_data):
-        answers = validated_data["answers"]
+        answers = validated_data.get("answers", {})
         complete = validated_data.get("complete", set(answers) == set(QUESTIONS))
         flag = lesions.record_report(
             validated_data["patient"],

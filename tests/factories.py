@@ -118,3 +118,13 @@ def change_patient(patient, **fields) -> None:
         Contact.objects.filter(pk=patient.contact_id).update(**on_contact)
     if fields:
         Patient.objects.filter(pk=patient.pk).update(**fields)
+
+
+STAFF_PASSWORD = "a-long-enough-passphrase"
+
+
+def with_password(user):
+    """The user, able to sign in with STAFF_PASSWORD."""
+    user.set_password(STAFF_PASSWORD)
+    user.save()
+    return user

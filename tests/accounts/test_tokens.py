@@ -12,21 +12,18 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from audit.models import AuditEvent
-from tests.factories import UserFactory
+from tests.factories import STAFF_PASSWORD, UserFactory, with_password
 
 pytestmark = [pytest.mark.django_db]
 
-PASSWORD = "a-long-enough-passphrase"
+PASSWORD = STAFF_PASSWORD
 ISSUE = "/api/v1/auth/token/"
 TOKENS = "/api/v1/auth/tokens/"
 
 
 @pytest.fixture
 def carol():
-    user = UserFactory(username="carol", role="coordinator")
-    user.set_password(PASSWORD)
-    user.save()
-    return user
+    return with_password(UserFactory(username="carol", role="coordinator"))
 
 
 def issue(password=PASSWORD, device="clinic laptop", **extra):

@@ -12,11 +12,11 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditEvent
-from tests.factories import UserFactory
+from tests.factories import STAFF_PASSWORD, UserFactory, with_password
 
 pytestmark = [pytest.mark.django_db]
 
-PASSWORD = "a-long-enough-passphrase"
+PASSWORD = STAFF_PASSWORD
 DEFAULT = ["superuser", "admin", "clinical_lead"]
 
 
@@ -26,10 +26,7 @@ def production_default(settings):
 
 
 def user_with_password(**options):
-    user = UserFactory(is_staff=True, **options)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
+    return with_password(UserFactory(is_staff=True, **options))
 
 
 def signed_in(user) -> Client:

@@ -4,19 +4,16 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from tests.factories import UserFactory
+from tests.factories import STAFF_PASSWORD, UserFactory, with_password
 
 pytestmark = [pytest.mark.django_db]
 
-PASSWORD = "a-long-enough-passphrase"
+PASSWORD = STAFF_PASSWORD
 
 
 @pytest.fixture
 def carol():
-    user = UserFactory(username="carol", role="coordinator")
-    user.set_password(PASSWORD)
-    user.save()
-    return user
+    return with_password(UserFactory(username="carol", role="coordinator"))
 
 
 def sign_in(client, password, username="carol"):
@@ -54,9 +51,7 @@ def test_it_locks_a_username_after_five_failures_until_the_cool_off(client, caro
 
 
 def test_one_users_typos_do_not_lock_out_the_clinic(client, carol):
-    dave = UserFactory(username="dave", role="coordinator")
-    dave.set_password(PASSWORD)
-    dave.save()
+    with_password(UserFactory(username="dave", role="coordinator"))
     for _ in range(5):
         sign_in(client, "wrong password")
 

@@ -438,3 +438,13 @@ def test_a_refused_file_is_on_the_trail_too(write_csv, cohort):
 
     summary = AuditEvent.objects.get(object_type="patient_import")
     assert summary.reason == f"cohort {cohort.pk}: 0 accepted, 1 refused"
+
+
+def test_an_implausible_date_is_a_reported_row_and_skip_invalid_imports_the_rest(write_csv, cohort):
+    rows = [row(1), row(2, treatment_end_date="9999-12-31"), row(3, date_of_birth="1800-01-01")]
+
+    out, err = run_import(write_csv(rows), "--skip-invalid")
+
+    assert "row 3: treatment_end_date: A treatment date must be between" in err
+    assert "row 4: date_of_birth: A date of birth must be between" in err
+    assert "Imported 1 patients" in out
