@@ -63,7 +63,9 @@ def option(argv: list[str], name: str) -> str:
 
 def settings_env_vars() -> set[str]:
     return set(
-        re.findall(r"env_(?:str|bool|int|list|networks)\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']", SETTINGS_SOURCE)
+        re.findall(
+            r"env_(?:str|bool|int|list|networks)\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']", SETTINGS_SOURCE
+        )
     )
 
 
