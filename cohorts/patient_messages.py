@@ -49,6 +49,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "provider_sid",
             "send_after",
             "hold_reason",
+            "expires_at",
             "attempts",
             "sent_at",
             "delivered_at",

@@ -2,8 +2,9 @@
 
 Answers 200 when both are reachable and 503 otherwise, as JSON, for load
 balancers and container health checks. The scheduler's last heartbeat is
-reported too, but does not fail the probe: a stale beat is an alert for a
-human, not a reason to restart web processes.
+reported too, and so is an SMS provider outage (the circuit breaker), but
+neither fails the probe: they are alerts for a human, not reasons to restart
+web processes.
 """
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
 
+from notifications import circuit
 from scheduling.models import SchedulerHeartbeat
 
 BROKER_TIMEOUT_SECONDS = 3
@@ -65,5 +67,7 @@ def healthz(request):
         "database": database,
         "broker": broker,
         "scheduler": _check_scheduler(database["ok"]),
+        # Reported, never failing the probe: restarting web processes cures no provider outage.
+        "sms_provider": circuit.status(),
     }
     return JsonResponse(body, status=200 if healthy else 503)

@@ -4,6 +4,8 @@ Every transport raises one error type, `TransportError`, that says what the
 caller may do next:
 - `retryable`: the provider surely did not send it (connection refused,
   429): try again later.
+- `outage`: the provider is away (unreachable, timeouts, 5xx) rather than
+  answering: it feeds the circuit breaker (`circuit`).
 - `ambiguous`: the provider may have sent it (timeout, 5xx): look it up at
   the provider before any retry, or the recipient could get it twice.
 - neither: permanent (`code` says why, e.g. 21610 unsubscribed); never retry.
@@ -36,9 +38,13 @@ LOOKUP_LIMIT = 50
 
 
 class TransportError(Exception):
-    def __init__(self, message: str, *, code: str = "", retryable=False, ambiguous=False):
+    def __init__(
+        self, message: str, *, code: str = "", retryable=False, ambiguous=False, outage=None
+    ):
         super().__init__(message)
         self.code, self.retryable, self.ambiguous = code, retryable, ambiguous
+        # The provider is away (unreachable, timing out, 5xx), not answering "no".
+        self.outage = ambiguous if outage is None else outage
 
 
 @dataclass
@@ -109,7 +115,9 @@ class TwilioBackend:
             raise _classify(exc) from exc
         except requests.RequestException as exc:
             never_sent = _never_reached_provider(exc)
-            raise TransportError(str(exc), retryable=never_sent, ambiguous=not never_sent) from exc
+            raise TransportError(
+                str(exc), retryable=never_sent, ambiguous=not never_sent, outage=True
+            ) from exc
         return created.sid
 
     def find_sent(self, message: Message, since: datetime) -> list[str]:

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import delivery, hooks, policy
+from . import circuit, delivery, hooks, policy
 from .backends import INVALID_NUMBERS, UNSUBSCRIBED, TransportError, get_backend
 from .models import Contact, Message
 from .sender_rate import sender_key, wait_for_slot
@@ -56,6 +56,9 @@ def take_wake_ups(now: datetime, limit: int = 1000) -> list[int]:
 
 def send(message_id: int) -> str:
     """Claim, send and record one message; returns what happened."""
+    held_until = circuit.hold_until()
+    if held_until is not None:
+        return _hold_for_outage(message_id, held_until)
     message = claim(message_id, timezone.now())
     if message is None:
         return "not claimable"
@@ -68,9 +71,22 @@ def send(message_id: int) -> str:
     try:
         sid = get_backend().send(message)
     except TransportError as exc:
+        if exc.outage:
+            circuit.record_failure()
+        else:
+            circuit.record_success()  # the provider answered: it is up
         return _record_failure(message, exc)
+    circuit.record_success()
     _record_sent(message, sid)
     return "sent"
+
+
+def _hold_for_outage(message_id: int, until: datetime) -> str:
+    """The provider is down: the message waits for the circuit, spending no attempt."""
+    Message.objects.filter(pk=message_id, status=Status.QUEUED, send_after__lt=until).update(
+        send_after=until, hold_reason="provider_outage", woken_at=None, modified_on=timezone.now()
+    )
+    return "held: provider outage"
 
 
 @transaction.atomic
@@ -112,6 +128,10 @@ def claim(message_id: int, now: datetime) -> Message | None:
         .first()
     )
     if message is None:
+        return None
+    if message.expires_at is not None and now >= message.expires_at:
+        reason = f"Not sent within its useful life (until {message.expires_at:%Y-%m-%d %H:%M} UTC)."
+        _save(message, status=Status.EXPIRED, error=reason, send_after=None)
         return None
     if message.contact_id is None:
         # A staff alert (the on-call number): no consent, cap or quiet hours.
@@ -209,25 +229,30 @@ def _record_failure(message: Message, exc: TransportError) -> str:
 
 
 def _retry_later(message: Message, exc: TransportError) -> str:
-    if message.attempts >= settings.SMS_MAX_ATTEMPTS:
-        _record(
-            message,
-            status=Status.FAILED,
-            error=f"Gave up: {exc}"[:300],
-            error_code=exc.code,
-            lease_expires_at=None,
-        )
-        return "failed"
+    """Surely not sent (never reached the provider, 429, no sending slot): try again later.
+
+    Such a try is not an attempt: it spends nothing of SMS_MAX_ATTEMPTS, so an
+    outage never fails a message for good. Its useful life bounds the retries
+    (it expires instead). The wait grows with the message's age, up to an hour.
+    """
+    now = timezone.now()
     _record(
         message,
         status=Status.QUEUED,
-        send_after=timezone.now() + backoff(message.attempts),
+        attempts=message.attempts - 1,
+        send_after=now + backoff_for_age(now - message.created_on),
         woken_at=None,
         error=str(exc)[:300],
         error_code=exc.code,
         lease_expires_at=None,
     )
     return "retry"
+
+
+def backoff_for_age(age: timedelta) -> timedelta:
+    """Half the message's age, with jitter, between SMS_RETRY_BASE_SECONDS and an hour."""
+    ceiling = min(max(age.total_seconds() / 2, settings.SMS_RETRY_BASE_SECONDS), 3600)
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
 def backoff(attempts: int) -> timedelta:

@@ -95,6 +95,7 @@ class Message(models.Model):
         UNDELIVERABLE = "undeliverable"
         RECEIVED = "received"
         CANCELLED = "cancelled"
+        EXPIRED = "expired"
 
     class Kind(models.TextChoices):
         SELF_EXAM = "self_exam", "Skin self-exam reminder"
@@ -118,6 +119,7 @@ class Message(models.Model):
         Status.FAILED: 3,
         Status.UNDELIVERABLE: 3,
         Status.CANCELLED: 3,
+        Status.EXPIRED: 3,
     }
 
     contact = models.ForeignKey(
@@ -150,6 +152,11 @@ class Message(models.Model):
     )
     idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
     send_after = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Not sent by then (an outage, a long hold): it expires instead of going late.",
+    )
     hold_reason = models.CharField(max_length=20, blank=True)
     # When a dispatcher was last woken for it: a wake-up is sent again only if
     # this one seems lost, so a backlog does not flood the broker.

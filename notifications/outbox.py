@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from . import policy
 from .models import Contact, Message
 from .sms_templates import render
 from .wakeups import send_message
@@ -20,9 +21,15 @@ def build(
     urgent: bool = False,
     is_reply: bool = False,
     time_critical: bool = False,
+    expires_at: datetime | None = None,
     **context,
 ) -> Message:
-    """An unsaved outbound message to `to`, in its language, about `subject`."""
+    """An unsaved outbound message to `to`, in its language, about `subject`.
+
+    It expires at the end of its kind's useful life (`policy.USEFUL_LIFE`), or
+    at `expires_at` if that is sooner.
+    """
+    send_after = send_after or timezone.now()
     return Message(
         contact=to,
         subject=subject,
@@ -32,7 +39,8 @@ def build(
         to_number=to.number,
         status=Message.Status.QUEUED,
         idempotency_key=key,
-        send_after=send_after or timezone.now(),
+        send_after=send_after,
+        expires_at=policy.expires_at(kind, send_after, until=expires_at),
         urgent=urgent,
         is_reply=is_reply,
         time_critical=time_critical,

@@ -5,7 +5,9 @@ routine message also respects a frequency cap (by default at most one a day
 and three a week, following the FCC's conditions for exempted healthcare
 messages); urgent messages and replies in an ongoing conversation are exempt
 from the cap, never from quiet hours. A message the rules hold back waits:
-this module says until when, it never drops anything.
+this module says until when, it never drops anything. A message not sent
+within its useful life (`USEFUL_LIFE`: an outage, a long hold) expires,
+visibly, rather than reaching the patient late.
 """
 
 from collections.abc import Sequence
@@ -83,3 +85,29 @@ def _outside_quiet_hours(moment: datetime, zone: ZoneInfo) -> datetime:
     if local.time() >= SENDING_ENDS:
         return datetime.combine(local.date() + DAY, SENDING_STARTS, tzinfo=zone)
     return moment
+
+
+# How long after it was due each kind of message is still worth sending. Past
+# it, a message never sent (an outage, a long hold) expires, visibly, instead
+# of reaching the patient late: a self-exam reminder is superseded by the next
+# one, an answer to a conversation long over only confuses. A caller may give
+# a shorter life (a visit reminder ends at its appointment).
+USEFUL_LIFE = {
+    "self_exam": timedelta(days=3),
+    "visit_reminder": timedelta(days=7),
+    "check_in": timedelta(days=2),
+    "question": timedelta(days=1),
+    "report_received": timedelta(days=2),
+    "visit_booked": timedelta(days=3),
+    "reply": timedelta(days=1),
+    "help": timedelta(days=1),
+    "opted_in": timedelta(days=1),
+    "staff_alert": timedelta(days=1),
+}
+DEFAULT_USEFUL_LIFE = timedelta(days=2)
+
+
+def expires_at(kind: str, due: datetime, until: datetime | None = None) -> datetime:
+    """When a message of `kind` due at `due` stops being worth sending (`until` if sooner)."""
+    end = due + USEFUL_LIFE.get(kind, DEFAULT_USEFUL_LIFE)
+    return min(end, until) if until is not None else end

@@ -85,16 +85,15 @@ def _wanted(patient, day) -> bool:
 def _sweep_series(now: datetime, batch_size: int) -> int:
     due = ReminderSeries.objects.filter(is_active=True, next_due_at__lte=now)
     batch = _claim(due, "next_due_at", batch_size)
-    messages = [
-        messaging.build(
-            series.patient, series.kind, f"series:{series.pk}:{series.next_due_at:%Y%m%dT%H%M%SZ}"
-        )
-        for series in batch
-        if _wanted(series.patient, _local_day(series.patient, series.next_due_at))
-    ]
-    Message.objects.bulk_create(messages, ignore_conflicts=True)
+    messages = []
     for series in batch:
-        series.next_due_at = planner.next_occurrence(series.as_planned(), now)
+        due, following = series.next_due_at, planner.next_occurrence(series.as_planned(), now)
+        if _wanted(series.patient, _local_day(series.patient, due)):
+            # Superseded by the next reminder of the series: it expires when that one is due.
+            key = f"series:{series.pk}:{due:%Y%m%dT%H%M%SZ}"
+            messages.append(messaging.build(series.patient, series.kind, key, expires_at=following))
+        series.next_due_at = following
+    Message.objects.bulk_create(messages, ignore_conflicts=True)
     ReminderSeries.objects.bulk_update(batch, ["next_due_at"])
     return len(batch)
 
@@ -124,6 +123,7 @@ def _visit_reminder(visit: Visit) -> Message:
         "visit_reminder",
         visit.reminder_key(),
         time_critical=True,
+        expires_at=visit.booked_at,  # nothing about a visit that has passed
         day=local.strftime("%Y-%m-%d"),
         hour=local.strftime("%H:%M"),
         place=f", {visit.location}" if visit.location else "",

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from cohorts.access import cohorts_for
 from cohorts.models import Patient
 from cohorts.site_days import per_zone
+from notifications import circuit
 from notifications.models import Message
 from scheduling.models import Visit
 
@@ -37,6 +38,7 @@ FIGURES = [
     "visits_due_soon",
     "messages_failed",
     "messages_undeliverable",
+    "messages_expired",
     "messages_to_review",
     "patients",
     "patients_opted_out",
@@ -99,6 +101,7 @@ def figures(user, now) -> list[dict]:
             "patient__cohort",
             messages_failed=Q(status=Message.Status.FAILED),
             messages_undeliverable=Q(status=Message.Status.UNDELIVERABLE),
+            messages_expired=Q(status=Message.Status.EXPIRED),
             messages_to_review=Q(needs_review=True),
         ),
         _grouped(
@@ -168,6 +171,9 @@ class DashboardView(APIView):
             "Dashboard",
             {
                 "generated_at": serializers.DateTimeField(),
+                "sms_provider": serializers.DictField(
+                    help_text="Whether SMS sending is held by a provider outage, and since when."
+                ),
                 "totals": serializers.DictField(child=serializers.IntegerField()),
                 "cohorts": serializers.ListField(child=serializers.DictField()),
             },
@@ -176,4 +182,11 @@ class DashboardView(APIView):
     def get(self, request):
         now = timezone.now()
         rows = figures(request.user, now)
-        return Response({"generated_at": now, "totals": totals(rows), "cohorts": rows})
+        return Response(
+            {
+                "generated_at": now,
+                "sms_provider": circuit.status(),
+                "totals": totals(rows),
+                "cohorts": rows,
+            }
+        )

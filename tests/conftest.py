@@ -67,6 +67,19 @@ def sms_outbox():
     get_backend.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def closed_sms_circuit():
+    """Every test starts with the provider considered up (the breaker lives in the cache)."""
+    from django.core.cache import cache
+
+    from notifications import circuit
+
+    keys = [circuit.FAILURES, circuit.OPEN_UNTIL, circuit.COOL_OFF, circuit.PROBE, circuit.SINCE]
+    cache.delete_many(keys)
+    yield
+    cache.delete_many(keys)
+
+
 # --- The people the tests speak of ----------------------------------------------------
 
 

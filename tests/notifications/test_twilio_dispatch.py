@@ -29,9 +29,9 @@ from tests.fake_twilio import (
     FAKE_AUTH_TOKEN,
     FAKE_FROM_NUMBER,
     FAKE_MESSAGING_SERVICE_SID,
-    FakeTwilio,
     status_params,
 )
+from tests.notifications.conftest import LEASE, PUBLIC_BASE_URL, STATUS_CALLBACK
 
 
 def due_ids() -> list[int]:
@@ -44,39 +44,6 @@ def due_ids() -> list[int]:
 
 
 pytestmark = [pytest.mark.django_db]
-
-MORNING = "2026-06-01 14:00Z"  # 10:00 in New York
-PUBLIC_BASE_URL = "https://surveillance.example.org"
-STATUS_CALLBACK = PUBLIC_BASE_URL + "/webhooks/twilio/status/"
-LEASE = timedelta(seconds=300)
-
-
-@pytest.fixture
-def clock(time_machine):
-    """Frozen at MORNING; `clock.shift(...)` moves it (for Python and the fake alike)."""
-    time_machine.move_to(MORNING, tick=False)
-    return time_machine
-
-
-@pytest.fixture
-def fake(settings, clock):
-    """The fake Twilio API, with the twilio backend pointed at it."""
-    with FakeTwilio(timeout_delay=2.0) as fake:
-        fake.apply_settings(
-            settings,
-            SMS_BACKEND="twilio",
-            TWILIO_FROM_NUMBER=FAKE_FROM_NUMBER,
-            TWILIO_MESSAGING_SERVICE_SID="",
-            TWILIO_TIMEOUT_SECONDS=1,
-            SMS_RATE_PER_SECOND=0,
-            SMS_LEASE_SECONDS=int(LEASE.total_seconds()),
-            SMS_RETRY_BASE_SECONDS=30,
-            SMS_MAX_ATTEMPTS=6,
-            PUBLIC_BASE_URL=PUBLIC_BASE_URL,
-        )
-        get_backend.cache_clear()
-        yield fake
-    get_backend.cache_clear()
 
 
 @pytest.fixture
@@ -155,7 +122,8 @@ def test_it_requeues_a_rate_limited_message_with_backoff_and_sends_it_once_later
     assert dispatch.send(message.pk) == "retry"
 
     message = row(message)
-    assert (message.status, message.attempts, message.error_code) == ("queued", 1, "20429")
+    # Surely not sent: the try is not an attempt (SMS_MAX_ATTEMPTS is for maybe-sent ones).
+    assert (message.status, message.attempts, message.error_code) == ("queued", 0, "20429")
     assert message.provider_sid is None
     assert message.lease_expires_at is None
     backoff = message.send_after - timezone.now()
@@ -168,7 +136,7 @@ def test_it_requeues_a_rate_limited_message_with_backoff_and_sends_it_once_later
 
     message = row(message)
     [sent] = to(fake, patient.phone)
-    assert (message.status, message.attempts, message.error_code) == ("sent", 2, "")
+    assert (message.status, message.attempts, message.error_code) == ("sent", 1, "")
     assert (message.provider_sid, message.error) == (sent.sid, "")
 
 
@@ -184,7 +152,7 @@ def test_it_requeues_when_twilio_refuses_the_connection_and_sends_after_restart(
     assert dispatch.send(message.pk) == "retry"
 
     message = row(message)
-    assert (message.status, message.attempts, message.provider_sid) == ("queued", 1, None)
+    assert (message.status, message.attempts, message.provider_sid) == ("queued", 0, None)
     assert message.send_after > timezone.now()
     assert message.error  # the connection error, for the dashboard
     assert dispatch.reconcile_stale(timezone.now())["requeued"] == 0  # not ambiguous
@@ -195,7 +163,7 @@ def test_it_requeues_when_twilio_refuses_the_connection_and_sends_after_restart(
 
     message = row(message)
     [sent] = to(fake, patient.phone)
-    assert (message.status, message.attempts, message.provider_sid) == ("sent", 2, sent.sid)
+    assert (message.status, message.attempts, message.provider_sid) == ("sent", 1, sent.sid)
     assert len(creates(fake)) == 1  # nothing reached the fake while it was down
 
 
@@ -377,10 +345,10 @@ def test_it_marks_a_refused_number_on_the_patient_and_shows_it_in_the_api(
     assert body["sms_opted_out_at"] is None
 
 
-# --- 10. max attempts: failed, visible, never dropped ---------------------------------
+# --- 10. never given up while surely unsent; expired, visible, at the end of its life ------
 
 
-def test_it_fails_a_message_after_max_attempts_and_lists_it_as_failed(
+def test_a_rate_limited_message_is_never_failed_and_expires_at_the_end_of_its_life(
     fake, patient, clock, settings
 ):
     settings.SMS_MAX_ATTEMPTS = 3
@@ -388,31 +356,21 @@ def test_it_fails_a_message_after_max_attempts_and_lists_it_as_failed(
     fake.fault_rate(1.0, kinds=["rate_limit"])
 
     results = []
-    for _ in range(3):
+    while row(message).status == "queued":
+        clock.shift(row(message).send_after - timezone.now() + timedelta(seconds=1))
         results.append(dispatch.send(message.pk))
-        message = row(message)
-        if message.status == "queued":
-            clock.shift(message.send_after - timezone.now() + timedelta(seconds=1))
 
-    assert results == ["retry", "retry", "failed"]
-    assert (message.status, message.attempts, message.error_code) == ("failed", 3, "20429")
-    assert message.error.startswith("Gave up")
-    assert message.provider_sid is None
-    assert message.lease_expires_at is None
-    assert len(creates(fake)) == 3
+    message = row(message)
+    assert set(results) == {"retry", "not claimable"}  # not claimable: quiet hours, then expired
+    assert results.count("retry") > settings.SMS_MAX_ATTEMPTS
+    assert (message.status, message.attempts, message.provider_sid) == ("expired", 0, None)
+    assert timezone.now() >= message.expires_at
+    assert message.error.startswith("Not sent within its useful life")
     assert to(fake, patient.phone) == []
 
-    clock.shift(timedelta(hours=2))
-    assert dispatch.send(message.pk) == "not claimable"
-    assert dispatch.reconcile_stale(timezone.now())["requeued"] == 0
-    assert len(creates(fake)) == 3
-
-    response = coordinator_client(patient).get("/api/v1/messages/", {"status": "failed"})
-    assert response.status_code == 200
-    body = response.json()
-    assert [item["id"] for item in body["results"]] == [message.pk]
-    [item] = body["results"]
-    assert (item["status"], item["attempts"], item["error_code"]) == ("failed", 3, "20429")
+    response = coordinator_client(patient).get("/api/v1/messages/", {"status": "expired"})
+    [item] = response.json()["results"]
+    assert (item["id"], item["status"]) == (message.pk, "expired")
     assert item["error"]
 
 

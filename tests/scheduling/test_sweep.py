@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from notifications import dispatch
 from notifications.models import Message
-from scheduling.models import ReminderSeries
+from scheduling.models import ReminderSeries, Visit
 from scheduling.sweep import sweep
 from tests.factories import PatientFactory, change_patient
 
@@ -140,7 +140,11 @@ def test_it_writes_no_reminder_for_an_appointment_already_past_after_an_outage()
     assert visit.next_reminder_at is None
 
 
-def test_a_held_reminder_is_cancelled_once_its_appointment_has_passed(sms_outbox):
+def reminder_visit_time(reminder):
+    return Visit.objects.get(pk=reminder.idempotency_key.split(":")[1]).booked_at
+
+
+def test_a_held_reminder_expires_once_its_appointment_has_passed(sms_outbox):
     visit_booked_on_1_june(8)
     with time_machine.travel("2026-06-02 14:01Z"):
         sweep()
@@ -150,8 +154,8 @@ def test_a_held_reminder_is_cancelled_once_its_appointment_has_passed(sms_outbox
         assert dispatch.send(reminder.pk) == "not claimable"
 
     reminder.refresh_from_db()
-    assert reminder.status == "cancelled"
-    assert "passed" in reminder.error
+    assert reminder.status == "expired"  # its useful life ended with the appointment
+    assert reminder.expires_at == reminder_visit_time(reminder)
     assert sms_outbox == []
 
 
