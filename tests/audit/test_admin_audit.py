@@ -37,11 +37,12 @@ def test_it_records_a_view_of_the_admin_change_page(admin_client, superuser, pat
     assert event.ip_address == "192.0.2.10"
 
 
-def test_it_records_nothing_for_a_missing_patient(admin_client):
+def test_a_missing_patient_leaves_only_the_probe(admin_client):
     response = admin_client.get("/admin/cohorts/patient/999999/change/")
 
     assert response.status_code == 302
-    assert AuditEvent.objects.count() == 0
+    [probe] = AuditEvent.objects.all()
+    assert (probe.action, probe.object_id, probe.patient_id) == ("denied", "999999", None)
 
 
 def test_it_records_the_admin_list_and_history(admin_client, patient):
