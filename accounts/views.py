@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from audit import trail
 
 from . import tokens, two_factor
+from .lockout import locked_out
 from .models import ApiToken
 
 
@@ -156,7 +157,7 @@ class IssueTokenView(APIView):
         django_request = request._request
         user = authenticate(django_request, username=data["username"], password=data["password"])
         if getattr(django_request, "axes_locked_out", False):
-            return Response({"detail": "Sign-in temporarily locked."}, status=429)
+            return locked_out(django_request)
         if user is None:
             return Response({"detail": "Wrong username or password."}, status=400)
         if two_factor.asked_of(user):

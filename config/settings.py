@@ -173,6 +173,7 @@ OTP_TOTP_ISSUER = "Skin-surveillance follow-up"
 PASSWORD_RESET_PER_HOUR = env_int("PASSWORD_RESET_PER_HOUR", 5, minimum=1)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"  # JSON for the API, the page for the web
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -289,6 +290,10 @@ SPECTACULAR_SETTINGS = {
         "TierEnum": "cohorts.models.TIER_CHOICES",
         "ReceptorEnum": "cohorts.models.RECEPTOR_CHOICES",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema_errors.declare_errors",
+    ],
 }
 
 # --- Celery -----------------------------------------------------------------------

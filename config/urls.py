@@ -22,6 +22,8 @@ api_v1 = [
     path("", include("accounts.api_urls")),
 ]
 
+handler404 = "config.views.not_found"
+
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("healthz", healthz, name="healthz"),

@@ -93,6 +93,14 @@ class PatientScheduleViewSet(AuditedViewSetMixin, viewsets.GenericViewSet):
         "calendar": ("export", "calendar"),
     }
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Errors are JSON, as everywhere in the API, even where the answer is an .ics file."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400 and not isinstance(response.accepted_renderer, JSONRenderer):
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = "application/json"
+        return response
+
     def get_queryset(self):
         return patients_for(self.request.user).select_related("cohort", "contact")
 

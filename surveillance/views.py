@@ -112,7 +112,7 @@ class FlagViewSet(
             )
         )
 
-    @extend_schema(request=UrgentVisitSerializer, responses=VisitSerializer)
+    @extend_schema(request=UrgentVisitSerializer, responses={201: VisitSerializer})
     @action(detail=True, methods=["post"], url_path="urgent-visit")
     def urgent_visit(self, request, pk=None):
         """The one-click urgent visit for this flag's patient (booked if a time is given)."""

@@ -61,3 +61,10 @@ def test_a_deeply_nested_body_is_a_400(api, alice):
 
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["detail"]
+
+
+def test_an_api_url_no_route_matches_is_a_json_404(api, alice):
+    response = api(alice).get("/api/v1/cohorts/0.5/")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
