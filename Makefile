@@ -36,7 +36,7 @@ lint-imports: install
 ## Fault and soak runs: worker SIGKILLs, Redis restarts, provider faults (minutes).
 chaos: install
 	$(BIN)/python -m pytest -m chaos -s
-	SCHEMA_EXAMPLES=100 $(BIN)/python -m pytest tests/security/test_api_schema.py
+	SCHEMA_EXAMPLES=30 $(BIN)/python -m pytest tests/security/test_api_schema.py
 
 chromium:
 	scripts/ensure-chromium

@@ -12,7 +12,7 @@ checks that:
   content type).
 
 `make test` sends SCHEMA_EXAMPLES (3) examples per operation, each from every role, always
-the same ones; `make chaos` sends 100, drawn afresh each run.
+the same ones; `make chaos` sends 30, drawn afresh each run.
 
 Half of the generated ids are swapped for ids of seeded rows, so the detail
 endpoints and the visit, message and flag actions are exercised on real
