@@ -2,12 +2,14 @@
 
 Answers 200 when both are reachable and 503 otherwise, as JSON, for load
 balancers and container health checks. The scheduler's last heartbeat is
-reported too, and so is an SMS provider outage (the circuit breaker), but
-neither fails the probe: they are alerts for a human, not reasons to restart
+reported too, and so are the shared cache (without it the rate limits and the
+SMS circuit breaker are not applied) and an SMS provider outage, but none of
+them fails the probe: they are alerts for a human, not reasons to restart
 web processes.
 """
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
@@ -45,6 +47,16 @@ def _check_broker() -> dict:
     return {"ok": True, "transport": broker.transport_cls}
 
 
+def _check_cache() -> dict:
+    """The shared cache: without it rate limits and the SMS circuit are not applied."""
+    try:
+        cache.set("healthz", 1, 5)
+        cache.get("healthz")
+    except Exception as exc:
+        return {"ok": False, "error": exc.__class__.__name__}
+    return {"ok": True}
+
+
 def _check_scheduler(database_ok: bool) -> dict:
     last_beat = SchedulerHeartbeat.last_beat_at() if database_ok else None
     if last_beat is None:
@@ -67,7 +79,8 @@ def healthz(request):
         "database": database,
         "broker": broker,
         "scheduler": _check_scheduler(database["ok"]),
-        # Reported, never failing the probe: restarting web processes cures no provider outage.
+        # Reported, never failing the probe: restarting web processes cures neither.
+        "cache": _check_cache(),
         "sms_provider": circuit.status(),
     }
     return JsonResponse(body, status=200 if healthy else 503)

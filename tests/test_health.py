@@ -46,3 +46,17 @@ def test_it_is_reachable_over_plain_http_when_https_is_enforced(client, db, sett
 
     assert client.get("/healthz").status_code == 200
     assert client.get("/").status_code == 301
+
+
+def test_it_reports_an_unreachable_cache_without_failing(client, db, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+
+    body = client.get("/healthz").json()
+
+    assert body["cache"]["ok"] is False
+    assert body["sms_provider"]["outage"] is None
