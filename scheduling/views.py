@@ -96,7 +96,9 @@ class PatientScheduleViewSet(AuditedViewSetMixin, viewsets.GenericViewSet):
     def finalize_response(self, request, response, *args, **kwargs):
         """Errors are JSON, as everywhere in the API, even where the answer is an .ics file."""
         response = super().finalize_response(request, response, *args, **kwargs)
-        if response.status_code >= 400 and not isinstance(response.accepted_renderer, JSONRenderer):
+        if response.status_code >= 400 and isinstance(
+            response.accepted_renderer, ICalendarRenderer
+        ):
             response.accepted_renderer = JSONRenderer()
             response.accepted_media_type = "application/json"
         return response
