@@ -17,6 +17,7 @@ $(VENV)/.installed: requirements-dev.lock
 ## The embedded service: SQLite, file-system broker, console SMS, demo cohort,
 ## web + Celery worker + Celery beat under one process manager (Ctrl-C stops all).
 run: export HTTPS_ONLY ?= false
+run: export TWO_FACTOR_REQUIRED ?= none
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0

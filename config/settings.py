@@ -161,8 +161,9 @@ MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {"TOKEN_TTL": timedelta(days=API_TOKEN_DAYS), "AUTH_HEADER_PREFIX": "Token"}
 
 # Two-factor sign-in (django-otp, TOTP): the roles that must use it, or "everyone".
+# "none": nobody (the embedded demo on localhost, `make run`).
 TWO_FACTOR_REQUIRED = env_list("TWO_FACTOR_REQUIRED", "superuser,admin,clinical_lead")
-_TWO_FACTOR_CHOICES = {"superuser", "admin", "clinical_lead", "coordinator", "everyone"}
+_TWO_FACTOR_CHOICES = {"superuser", "admin", "clinical_lead", "coordinator", "everyone", "none"}
 if set(TWO_FACTOR_REQUIRED) - _TWO_FACTOR_CHOICES:
     raise ImproperlyConfigured(
         f"TWO_FACTOR_REQUIRED: {sorted(set(TWO_FACTOR_REQUIRED) - _TWO_FACTOR_CHOICES)} are not "
