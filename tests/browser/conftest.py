@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 # Playwright's sync API runs an asyncio event loop in the main thread, so Django
 # believes the test body is async code and raises SynchronousOnlyOperation on
@@ -25,6 +25,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
+# Waits are on conditions (an element, a URL); on a busy machine a page can take
+# far longer than Playwright's 5 s default to get there, which is not a failure.
+BUSY_MACHINE_WAIT_MS = 60_000
+expect.set_options(timeout=BUSY_MACHINE_WAIT_MS)
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +52,7 @@ def browser():
 def page(browser):
     """A fresh page in its own browser context (no shared cookies) per test."""
     context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(BUSY_MACHINE_WAIT_MS)
     page = context.new_page()
     yield page
     context.close()

@@ -287,7 +287,7 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10) -> PrivateRedis:
+    def start(self, timeout: float = 60) -> PrivateRedis:
         log = open(self.log_dir / f"redis-{time.time_ns()}.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
