@@ -6,7 +6,12 @@
    registered (still wanted? paused?), quiet hours and the frequency cap.
    Either defer it (new send_after), give up (undeliverable, cancelled), or
    mark it `sending` with a lease and commit.
-2. Send through the backend, outside any transaction.
+2. Send through the backend. The sender's rate slot is taken before the
+   claim, so the claim's checks still hold when the message leaves; a last
+   look under a lock on the contact, held until the provider answers, makes
+   a STOP handled meanwhile wait for this send or stop it (never a message
+   after STOP is acknowledged), and keeps a send that could land after
+   21:00 for the morning.
 3. Record the outcome with a conditional update on (id, status, attempts):
    if the lease expired meanwhile and reconciliation took the row, ours is
    a no-op.
@@ -59,17 +64,25 @@ def send(message_id: int) -> str:
     held_until = circuit.hold_until()
     if held_until is not None:
         return _hold_for_outage(message_id, held_until)
+    try:
+        wait_for_slot(sender_key(), max_wait=settings.SMS_LEASE_SECONDS / 3)
+    except Exception as exc:  # the shared cache is down, or the sender stayed busy
+        logger.warning("No sending slot for message %s: %s", message_id, exc)
+        return _wake_again(message_id)
     message = claim(message_id, timezone.now())
     if message is None:
         return "not claimable"
+    return send_claimed(message)
+
+
+def send_claimed(message: Message) -> str:
+    """Send a message `claim` marked `sending`, and record the outcome."""
     try:
-        # Well inside the lease, so reconciliation never takes a row still being sent.
-        wait_for_slot(sender_key(), max_wait=settings.SMS_LEASE_SECONDS / 3)
-    except Exception as exc:  # the shared cache is down, or the sender stayed busy
-        logger.warning("No sending slot for message %s: %s", message.pk, exc)
-        return _retry_later(message, TransportError(f"No sending slot: {exc}", retryable=True))
-    try:
-        sid = get_backend().send(message)
+        with transaction.atomic():
+            stopped = _last_look(message, timezone.now())
+            if stopped:
+                return stopped
+            sid = get_backend().send(message)
     except TransportError as exc:
         if exc.outage:
             circuit.record_failure()
@@ -79,6 +92,42 @@ def send(message_id: int) -> str:
     circuit.record_success()
     _record_sent(message, sid)
     return "sent"
+
+
+def _wake_again(message_id: int) -> str:
+    """No sending slot (nothing claimed): the next dispatch tick wakes the message again."""
+    Message.objects.filter(pk=message_id, status=Status.QUEUED).update(
+        woken_at=None, modified_on=timezone.now()
+    )
+    return "no sending slot"
+
+
+def _last_look(message: Message, now: datetime) -> str:
+    """Lock the contact until the transaction ends (after the provider's answer) and look
+    once more: an opt-out that came in since the claim stops the message, and one that
+    comes in now waits for this send. Empty when the message may go."""
+    if message.contact_id is None:
+        return ""
+    contact = Contact.objects.select_for_update(no_key=True).get(pk=message.contact_id)
+    refused = contact.refusal()
+    if refused:
+        _record(message, status=Status.UNDELIVERABLE, error=refused, lease_expires_at=None)
+        return "undeliverable"
+    # The request may take up to the client timeout: it must still land before 21:00.
+    landing = now + timedelta(seconds=settings.TWILIO_TIMEOUT_SECONDS)
+    allowed = policy.earliest_send(landing, contact.timezone, exempt=True).send_at
+    if allowed > landing:
+        _record(
+            message,
+            status=Status.QUEUED,
+            attempts=message.attempts - 1,
+            send_after=allowed,
+            hold_reason="quiet_hours",
+            woken_at=None,
+            lease_expires_at=None,
+        )
+        return "held: quiet hours"
+    return ""
 
 
 def _hold_for_outage(message_id: int, until: datetime) -> str:

@@ -191,3 +191,54 @@ def test_a_held_back_message_is_woken_again_when_its_time_comes(patient):
     second.refresh_from_db()
     with time_machine.travel(second.send_after + timedelta(seconds=1)):
         assert dispatch.take_wake_ups(timezone.now()) == [second.pk]
+
+
+# --- what the claim checked still holds when the message leaves ---------------------------
+
+
+@time_machine.travel(MORNING)
+def test_a_stop_that_came_in_after_the_claim_stops_the_message(patient, sms_outbox):
+    message = dispatch.claim(queue(patient).pk, timezone.now())
+    patient.contact.opted_out_at = timezone.now()
+    patient.contact.save()
+
+    assert dispatch.send_claimed(message) == "undeliverable"
+
+    message.refresh_from_db()
+    assert (message.status, message.error) == ("undeliverable", "The number opted out (STOP).")
+    assert sms_outbox == []
+
+
+@time_machine.travel("2026-06-02 00:59:59Z")  # 20:59:59 in New York
+def test_a_message_that_could_land_after_nine_pm_waits_for_the_morning(patient, sms_outbox):
+    message = dispatch.claim(queue(patient).pk, timezone.now())
+    assert message is not None  # still inside the window when claimed
+
+    assert dispatch.send_claimed(message) == "held: quiet hours"
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.hold_reason) == ("queued", 0, "quiet_hours")
+    assert timezone.localtime(message.send_after, patient_zone(patient)).isoformat() == (
+        "2026-06-02T08:00:00-04:00"
+    )
+    assert sms_outbox == []
+
+
+@time_machine.travel(MORNING)
+def test_no_sending_slot_claims_nothing_and_wakes_the_message_again(patient, sms_outbox, settings):
+    from django.core.cache import cache
+
+    from notifications.sender_rate import sender_key
+
+    settings.SMS_RATE_PER_SECOND, settings.SMS_LEASE_SECONDS = 1, 3
+    message = queue(patient)
+    Message.objects.filter(pk=message.pk).update(woken_at=timezone.now())
+    # Every slot of the next seconds is taken: the wait (a third of the lease) runs out.
+    second = int(timezone.now().timestamp())
+    cache.set_many({f"sms-rate:{sender_key()}:{second + n}": 1 for n in range(5)}, 10)
+
+    assert dispatch.send(message.pk) == "no sending slot"
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.woken_at) == ("queued", 0, None)
+    assert sms_outbox == []
