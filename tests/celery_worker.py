@@ -53,6 +53,7 @@ class CeleryWorker:
             [
                 sys.executable,
                 "-m",
+                "tests.shifted_clock",  # the test world's clock (TEST_CLOCK_SHIFT_SECONDS)
                 "celery",
                 "-A",
                 "config",

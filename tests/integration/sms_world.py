@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -27,6 +28,7 @@ from datetime import time as clock
 from pathlib import Path
 
 import redis
+import requests
 from celery import current_app
 from django.apps import apps
 from django.conf import settings
@@ -62,16 +64,21 @@ def ensure_default_protocol() -> None:
     migration.load_default_protocol(apps, None)
 
 
-def enrol_due_patients(count: int, batch_size: int = 500) -> list[str]:
+def enrol_due_patients(
+    count: int, batch_size: int = 500, zones: list[str] | None = None, numbers=phone_number
+) -> list[str]:
     """Enrol `count` standard-tier patients in bulk (the real services), with one reminder
-    series each due a minute ago; returns their phone numbers."""
+    series each due a minute ago; returns their phone numbers.
+
+    Patient n lives in `zones[n % len(zones)]` (default: where it is daytime now) and
+    has the number `numbers(n)` (default: a number of their own)."""
     from cohorts import contacts, services
     from cohorts.models import Cohort, Patient, TumourProfile
     from scheduling.models import ReminderSeries
     from surveillance.demo import PROFILES
 
     ensure_default_protocol()
-    zones = daytime_zones()
+    zones = zones or daytime_zones()
     today = timezone.localdate()
     cohort = Cohort.objects.create(
         name=f"E2E cohort {time.time_ns()}", site="E2E Hospital", timezone="UTC", country="US"
@@ -80,7 +87,7 @@ def enrol_due_patients(count: int, batch_size: int = 500) -> list[str]:
     for start in range(0, count, batch_size):
         patients, profiles, details = [], [], []
         for n in range(start, min(start + batch_size, count)):
-            phones.append(phone_number(n))
+            phones.append(numbers(n))
             details.append(
                 {
                     "number": phones[-1],
@@ -186,17 +193,22 @@ class Beat:
     every: float = 1.0
     backlog: int = 50
     broker_url: str | None = None
+    sweep: bool = False
+    """Send the due-sweep too (its every-minute schedule, sped up)."""
     last: float = 0.0
     ticks: int = 0
 
     def tick(self) -> None:
         from notifications.tasks import dispatch_due, reconcile_stale_messages
+        from scheduling.tasks import sweep_due
 
         if time.monotonic() - self.last < self.every:
             return
         self.last = time.monotonic()
         try:
             reconcile_stale_messages.delay()
+            if self.sweep:
+                sweep_due.delay()
             if queue_length(self.broker_url) < self.backlog:
                 dispatch_due.delay()
             self.ticks += 1
@@ -267,6 +279,49 @@ class Workers:
 
     def logs(self) -> str:
         return "\n".join(p.read_text()[-3000:] for p in sorted(self.log_dir.glob("worker-*.log")))
+
+
+class WebServer:
+    """gunicorn serving the app (tests.settings) on a free port, with the env of the
+    workers (database, broker, cache, clock): where the fake's webhooks go."""
+
+    def __init__(self, log_dir: Path, env: dict):
+        self.log_dir, self.env, self.port = log_dir, env, free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 180) -> WebServer:
+        worker = CeleryWorker(self.log_dir, env=self.env)  # the same environment
+        log = open(self.log_dir / f"web-{time.time_ns()}.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "tests.shifted_clock", "gunicorn", "config.wsgi"),
+                *("--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--timeout", "180"),
+            ],
+            cwd=Path(__file__).resolve().parents[2],
+            env=worker._environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(self.answers, timeout, interval=0.2)
+        return self
+
+    def answers(self) -> bool:
+        """the web server answers"""
+        assert self.process.poll() is None, "gunicorn exited"
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=30).status_code > 0
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
 
 
 def free_port() -> int:
