@@ -81,7 +81,11 @@ class CeleryWorker:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"celery worker exited with {self.process.returncode}")
-            replies = current_app.control.ping(timeout=0.5)
+            try:
+                replies = current_app.control.ping(timeout=0.5)
+            except Exception:  # noqa: BLE001 - the broker restarted: the next ping reconnects
+                time.sleep(0.2)
+                continue
             if any(self.name.split("@")[0] in host for reply in replies for host in reply):
                 return
         raise TimeoutError("celery worker did not answer a ping in time")
