@@ -281,6 +281,47 @@ class Workers:
         return "\n".join(p.read_text()[-3000:] for p in sorted(self.log_dir.glob("worker-*.log")))
 
 
+class CeleryBeat:
+    """A real `celery beat` (the schedule of tests.settings_fast_beat), with a schedule file
+    of its own: two of them are two deployments' beats."""
+
+    def __init__(self, log_dir: Path, env: dict):
+        self.log_dir, self.env = (
+            log_dir,
+            {**env, "DJANGO_SETTINGS_MODULE": "tests.settings_fast_beat"},
+        )
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> CeleryBeat:
+        stamp = time.time_ns()
+        log = open(self.log_dir / f"beat-{stamp}.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "tests.shifted_clock", "celery", "-A", "config", "beat"),
+                *("--loglevel=INFO", f"--schedule={self.log_dir / f'beat-{stamp}.db'}"),
+            ],
+            cwd=Path(__file__).resolve().parents[2],
+            env=CeleryWorker(self.log_dir, env=self.env)._environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.alive():
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+
 class WebServer:
     """gunicorn serving the app (tests.settings) on a free port, with the env of the
     workers (database, broker, cache, clock): where the fake's webhooks go."""

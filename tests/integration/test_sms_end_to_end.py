@@ -10,20 +10,23 @@ Redis restart, provider faults, soak) are marked `chaos` (make chaos) and print 
 
 import re
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import redis
 from celery import current_app
+from django.utils import timezone
 
 from notifications.models import Message
 from notifications.tasks import dispatch_due
 from scheduling import sweep
-from scheduling.models import ReminderSeries
+from scheduling.models import ReminderSeries, SchedulerHeartbeat
 from scheduling.tasks import sweep_due
 from tests.fake_twilio import FakeTwilio
+from tests.integration.private_postgres import PrivatePostgres, database_on, reconnect_after_errors
 from tests.integration.sms_world import (
     Beat,
+    CeleryBeat,
     PrivateRedis,
     Report,
     Workers,
@@ -245,3 +248,87 @@ def test_soak_5000_patients_with_a_worker_killed_every_8_seconds(workers, fake):
         pytest.fail(f"not all sent: {report.figures()}")
     report.print("soak: 5,000 patients, SIGKILL every 8 s, 5% provider faults", kills=kills)
     assert_exactly_once(report)
+
+
+# --- Celery beat killed, then two at once ---------------------------------------------------
+
+
+def spread_due_times(seconds: float) -> None:
+    """The due series fall due one after another over the next `seconds`, so the sweep
+    has work on every tick and a beat that dies leaves reminders unswept."""
+    due = ReminderSeries.objects.filter(next_due_at__lte=timezone.now()).order_by("pk")
+    ids = list(due.values_list("pk", flat=True))
+    start = timezone.now()
+    for n, pk in enumerate(ids):
+        ReminderSeries.objects.filter(pk=pk).update(
+            next_due_at=start + timedelta(seconds=seconds * n / len(ids))
+        )
+
+
+@pytest.mark.chaos
+def test_beat_killed_then_two_beats_lose_and_duplicate_nothing(workers, fake, tmp_path):
+    phones = enrol_due_patients(PATIENTS)
+    spread_due_times(60)
+    workers.start()
+    report = Report(phones, fake)
+
+    first = CeleryBeat(tmp_path, workers.env).start()
+    wait_until(lambda: len(fake.messages) >= 150, timeout=120, interval=0.1)
+    first.kill()
+    killed_at, at_kill = timezone.now(), len(fake.messages)
+    time.sleep(10)  # no beat at all for a while: nothing is swept, nothing is lost
+    # Two beats (two deployments' schedules) send every periodic task twice from now on.
+    beats = [CeleryBeat(tmp_path, workers.env).start() for _ in range(2)]
+    try:
+        elapsed = wait_all_sent(report, timeout=300)
+        wait_until(lambda: SchedulerHeartbeat.last_beat_at() > killed_at, timeout=60)
+        assert all(beat.alive() for beat in beats), "a beat exited"
+    finally:
+        for beat in beats:
+            beat.stop()
+    report.print(
+        "beat SIGKILLed, 10 s without beat, then two beats at once",
+        at_kill=at_kill,
+        after_restart_s=f"{elapsed:.1f}",
+    )
+    assert_exactly_once(report)
+
+
+# --- PostgreSQL crashed and restarted mid-run -----------------------------------------------
+
+
+@pytest.mark.chaos
+def test_a_postgresql_crash_mid_run_loses_and_duplicates_nothing(transactional_db, fake, tmp_path):
+    server = PrivatePostgres(tmp_path).start()
+    try:
+        with database_on(server):
+            client = redis.Redis.from_url(current_app.conf.broker_url)
+            client.flushdb()
+            client.close()
+            pool = Workers(tmp_path, worker_env(fake))
+            try:
+                phones = enrol_due_patients(PATIENTS)
+                pool.start()
+                report = Report(phones, fake)
+                sweep.sweep()
+                wait_until(lambda: len(fake.messages) >= 300, timeout=60, interval=0.05)
+                server.crash()  # every session cut, open transactions lost
+                down_at = time.monotonic()
+                time.sleep(5)
+                server.start()  # crash recovery
+                beat = Beat()
+                wait_until(
+                    lambda: reconnect_after_errors(report.all_sent),
+                    timeout=300,
+                    interval=0.25,
+                    on_tick=beat.tick,
+                )
+                report.print(
+                    "PostgreSQL crashed (immediate shutdown) and restarted mid-run, 5 s down",
+                    recovery_s=f"{time.monotonic() - down_at:.1f} (crash -> all sent)",
+                )
+                assert_exactly_once(report)
+            finally:
+                pool.stop()
+    finally:
+        server.stop()
