@@ -569,3 +569,40 @@ def test_the_providers_answer_takes_its_sid_back_from_a_wrong_match(fake, patien
     other = row(other)
     assert (other.status, other.provider_sid) == ("sending", None)
     assert dispatch.reconcile_stale(timezone.now())["requeued"] == 1  # looked up again
+
+
+# --- a STOP and a send in flight ------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_in_flight_holds_the_numbers_row_so_a_stop_waits_for_it(patient, fake, settings):
+    import threading
+
+    from django.db import DatabaseError, connection, transaction
+
+    from tests.integration.sms_world import wait_until
+
+    settings.TWILIO_TIMEOUT_SECONDS = 30
+    fake.timeout_delay = 120  # Twilio accepts, then holds its answer until the fake stops
+    fake.fail_next("timeout_after_accept")
+    message = dispatch.claim(queue(patient).pk, timezone.now())
+    outcome = []
+
+    def send():
+        outcome.append(dispatch.send_claimed(message))
+        connection.close()
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    wait_until(lambda: fake.messages, timeout=120, interval=0.05)  # at Twilio, unanswered
+
+    # The STOP's UPDATE of the number's row would have to wait for the send.
+    with pytest.raises(DatabaseError, match="could not obtain lock"), transaction.atomic():
+        Contact.objects.select_for_update(nowait=True).get(pk=message.contact_id)
+    fake.stop()  # Twilio answers at last
+    sender.join(timeout=120)
+
+    assert outcome == ["sent"]
+    assert row(message).provider_sid == fake.messages[0].sid
+    with transaction.atomic():  # and now the STOP goes through at once
+        Contact.objects.select_for_update(nowait=True).get(pk=message.contact_id)
