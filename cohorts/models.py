@@ -110,6 +110,8 @@ class Patient(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
+        # Lists page through patients in that order: an index walks it, no sort of them all.
+        indexes = [models.Index(fields=["last_name", "first_name", "id"], name="patient_by_name")]
         constraints = [
             models.UniqueConstraint(fields=["site", "mrn"], name="patient_unique_mrn_per_site")
         ]

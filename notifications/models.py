@@ -197,6 +197,13 @@ class Message(models.Model):
             models.Index(fields=["contact", "sent_at"], name="message_contact_sent"),
             # A subject's messages (a patient's list).
             models.Index(fields=["subject_type", "subject_id"], name="message_subject"),
+            # What needs a person (the dashboard's figures): few among millions.
+            models.Index(
+                fields=["subject_type", "subject_id"],
+                condition=Q(status__in=["failed", "undeliverable", "expired"])
+                | Q(needs_review=True),
+                name="message_needs_attention",
+            ),
             # Routing retries: inbound messages not routed yet.
             models.Index(
                 fields=["created_on"],

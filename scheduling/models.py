@@ -287,6 +287,16 @@ class Visit(models.Model):
                 condition=Q(status__in=["planned", "booked", "missed"]),
                 name="visit_open_window_end",
             ),
+            # Marked missed: overdue whatever their window.
+            models.Index(
+                fields=["due_date"], condition=Q(status="missed"), name="visit_missed"
+            ),
+            # Due soon (the dashboard): open visits whose window starts in the next days.
+            models.Index(
+                fields=["window_start"],
+                condition=Q(status__in=["planned", "booked"]),
+                name="visit_open_window_start",
+            ),
             # The due-sweep: booked visits whose next reminder is due.
             models.Index(
                 fields=["next_reminder_at"],

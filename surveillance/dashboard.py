@@ -25,6 +25,7 @@ from cohorts.site_days import per_zone
 from notifications import circuit
 from notifications.models import Message
 from scheduling.models import Visit
+from scheduling.overdue import overdue
 
 from .models import Flag, Questionnaire
 
@@ -65,7 +66,6 @@ def figures(user, now) -> list[dict]:
     unresolved = Q(status__in=Flag.UNRESOLVED)
     open_visit = Q(status__in=[Visit.Status.PLANNED, Visit.Status.BOOKED])
     zone_of_patient = "patient__cohort__timezone"
-    ended = per_zone(cohorts, zone_of_patient, lambda today, _: Q(window_end__lt=today), now)
     soon = per_zone(
         cohorts,
         zone_of_patient,
@@ -93,7 +93,7 @@ def figures(user, now) -> list[dict]:
         _grouped(
             Visit.objects.filter(patient__cohort__in=cohorts),
             "patient__cohort",
-            visits_overdue=Q(status=Visit.Status.MISSED) | open_visit & ended,
+            visits_overdue=overdue(cohorts, now=now),
             visits_due_soon=open_visit & soon,
         ),
         _grouped(

@@ -1,0 +1,33 @@
+"""Which visits are overdue, as one query PostgreSQL can answer from an index.
+
+Overdue: marked missed, or still planned or booked after its window ended
+(the window's end before the cohort's own today: `cohorts.site_days`). The
+per-zone condition alone would make PostgreSQL read every visit; the bound
+below it (before the latest "today" of any zone) lets the partial index
+`visit_open_window_end` find the few ended windows among a cohort's 1.5
+million visits, and `visit_missed` the missed ones.
+"""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q
+from django.utils import timezone
+
+from cohorts.site_days import per_zone
+
+from .models import Visit
+
+STILL_OWED = (Visit.Status.PLANNED, Visit.Status.BOOKED)
+
+
+def overdue(cohorts, now: datetime | None = None) -> Q:
+    """The visits of `cohorts` that are overdue today, each by its own cohort's date."""
+    now = now or timezone.now()
+    todays = [timezone.localdate(now, ZoneInfo(cohort.timezone)) for cohort in cohorts]
+    if not todays:
+        return Q(pk__in=[])
+    zone = "patient__cohort__timezone"
+    ended = per_zone(cohorts, zone, lambda today, _: Q(window_end__lt=today), now)
+    owed = Q(status__in=STILL_OWED, window_end__lt=max(todays)) & ended
+    return Q(status=Visit.Status.MISSED) | owed
