@@ -288,9 +288,7 @@ class Visit(models.Model):
                 name="visit_open_window_end",
             ),
             # Marked missed: overdue whatever their window.
-            models.Index(
-                fields=["due_date"], condition=Q(status="missed"), name="visit_missed"
-            ),
+            models.Index(fields=["due_date"], condition=Q(status="missed"), name="visit_missed"),
             # Due soon (the dashboard): open visits whose window starts in the next days.
             models.Index(
                 fields=["window_start"],

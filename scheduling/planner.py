@@ -19,6 +19,7 @@ equal `Plan`, and nothing due before enrolment is planned.
 This module is pure (no Django) so it can be tested exhaustively.
 """
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -27,7 +28,7 @@ from itertools import islice
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from dateutil.rrule import rrule, rrulestr
+from dateutil.rrule import MONTHLY, WEEKLY, rrule, rrulestr
 
 
 class VisitKind(StrEnum):
@@ -283,7 +284,7 @@ def _occurrences_from(series: PlannedSeries, since: datetime) -> Iterator[dateti
     """Occurrences of `series` at or after `since` (aware), converted to UTC."""
     zone = ZoneInfo(series.timezone)
     local_since = since.astimezone(zone).replace(tzinfo=None) - _DST_MARGIN
-    for local in _rrule(series).xafter(local_since, inc=True):
+    for local in _rrule(series, local_since).xafter(local_since, inc=True):
         # fold=0: an ambiguous wall time is its first instance; one that a spring-forward gap
         # skips is shifted forward by the length of the gap.
         occurrence = local.replace(tzinfo=zone).astimezone(UTC)
@@ -291,10 +292,43 @@ def _occurrences_from(series: PlannedSeries, since: datetime) -> Iterator[dateti
             yield occurrence
 
 
-def _rrule(series: PlannedSeries) -> rrule:
-    """Parse the series' RRULE; the `until` field is authoritative over any UNTIL in the text."""
-    parsed = rrulestr(series.rule, dtstart=series.dtstart)
-    return parsed if series.until is None else parsed.replace(until=series.until)
+# The rules the planner writes: a fixed step from dtstart, so where the step lands next is
+# arithmetic. Other rules (edited by hand: BYDAY, COUNT...) are walked from their start.
+_FIXED_STEP = re.compile(r"FREQ=(WEEKLY|MONTHLY);INTERVAL=(\d+)(;UNTIL=\d{8}T\d{6})?")
+
+
+def _rrule(series: PlannedSeries, near: datetime | None = None) -> rrule:
+    """The series' RRULE, started as close before `near` (naive local) as is exact.
+
+    Walking an rrule from a start years back costs one step per occurrence
+    since; a fixed-step rule restarted on one of its own occurrences yields
+    the same occurrences from there on. The `until` field is authoritative
+    over any UNTIL in the text.
+    """
+    until = series.until
+    step = _FIXED_STEP.fullmatch(series.rule)
+    if step is None or near is None:
+        parsed = rrulestr(series.rule, dtstart=series.dtstart)
+        return parsed if until is None else parsed.replace(until=until)
+    frequency, interval = step[1], int(step[2])
+    if until is None and step[3]:
+        until = datetime.strptime(step[3].removeprefix(";UNTIL="), "%Y%m%dT%H%M%S")
+    start = _step_before(series.dtstart, near, frequency, interval)
+    return rrule(
+        WEEKLY if frequency == "WEEKLY" else MONTHLY, interval=interval, dtstart=start, until=until
+    )
+
+
+def _step_before(start: datetime, near: datetime, frequency: str, interval: int) -> datetime:
+    """The last occurrence of the fixed-step series from `start` at least one step before
+    `near` (or `start` itself)."""
+    if frequency == "WEEKLY":
+        weeks = max((near - start).days // 7 // interval - 1, 0) * interval
+        return start + timedelta(weeks=weeks)
+    if start.day > 28:  # RFC 5545 skips the months without that day: no fixed step
+        return start
+    months = (near.year - start.year) * 12 + near.month - start.month
+    return start + relativedelta(months=max(months // interval - 1, 0) * interval)
 
 
 def _require_aware(moment: datetime, name: str) -> datetime:

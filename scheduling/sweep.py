@@ -9,6 +9,7 @@ missed occurrence. The queries use the partial indexes `reminder_series_due`
 and `visit_reminder_due`: a tick costs what is due, not the cohort's size.
 """
 
+from collections import defaultdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,8 @@ from . import planner
 from .models import ReminderSeries, Visit
 
 BATCH_SIZE = 500
+# Past this many distinct new values in a batch, one bulk_update beats an UPDATE each.
+ADVANCE_BY_VALUE_UP_TO = 50
 
 
 def sweep(now: datetime | None = None, batch_size: int = BATCH_SIZE) -> dict:
@@ -94,7 +97,7 @@ def _sweep_series(now: datetime, batch_size: int) -> int:
             messages.append(messaging.build(series.patient, series.kind, key, expires_at=following))
         series.next_due_at = following
     Message.objects.bulk_create(messages, ignore_conflicts=True)
-    ReminderSeries.objects.bulk_update(batch, ["next_due_at"])
+    _advance(batch, "next_due_at")
     return len(batch)
 
 
@@ -112,8 +115,25 @@ def _sweep_visits(now: datetime, batch_size: int) -> int:
     Message.objects.bulk_create(reminders, ignore_conflicts=True)
     for visit in batch:
         visit.next_reminder_at = visit.reminder_after(now)
-    Visit.objects.bulk_update(batch, ["next_reminder_at"])
+    _advance(batch, "next_reminder_at")
     return len(batch)
+
+
+def _advance(rows: list, field: str) -> None:
+    """Write each row's new `field`: one UPDATE per distinct value.
+
+    A tick's rows mostly move to a handful of moments (the same reminder time
+    next week or next month), and an UPDATE by ids is far cheaper to build and
+    run than bulk_update's CASE with a branch per row.
+    """
+    ids_by_value = defaultdict(list)
+    for row in rows:
+        ids_by_value[getattr(row, field)].append(row.pk)
+    if len(ids_by_value) > ADVANCE_BY_VALUE_UP_TO:
+        type(rows[0]).objects.bulk_update(rows, [field])
+        return
+    for value, ids in ids_by_value.items():
+        type(rows[0]).objects.filter(pk__in=ids).update(**{field: value})
 
 
 def _visit_reminder(visit: Visit) -> Message:

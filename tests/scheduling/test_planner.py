@@ -479,3 +479,56 @@ def test_it_reminds_at_the_local_reminder_time_from_enrolment_on(
         times = occurrences_after(series, enrolment, 20)
         assert times == sorted(times)
         assert all(local(moment, timezone).time() == reminder_time for moment in times)
+
+
+# --- the next occurrence without walking from the series' start --------------------------
+
+
+def walked(series: PlannedSeries, after: datetime, count: int) -> list[datetime]:
+    """The reference: the RRULE parsed as written and walked from its own start."""
+    from dateutil.rrule import rrulestr
+
+    zone = ZoneInfo(series.timezone)
+    rule = rrulestr(series.rule, dtstart=series.dtstart)
+    found = []
+    for local in rule:
+        moment = local.replace(tzinfo=zone).astimezone(UTC)
+        if moment > after:
+            found.append(moment)
+            if len(found) == count:
+                break
+    return found
+
+
+@property_settings
+@given(
+    st.sampled_from(["WEEKLY", "MONTHLY"]),
+    st.integers(min_value=1, max_value=6),
+    st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(2030, 12, 31)),
+    st.integers(min_value=0, max_value=12 * 366),
+    st.integers(min_value=-400, max_value=12 * 366),
+    st.sampled_from(ZONES),
+    st.times(),
+)
+def test_it_finds_the_next_occurrences_as_a_walk_from_the_start_would(
+    frequency: str,
+    interval: int,
+    start: datetime,
+    length_days: int,
+    after_days: int,
+    timezone: str,
+    reminder_time: time,
+) -> None:
+    start = datetime.combine(start.date(), reminder_time.replace(microsecond=0))
+    until = start + timedelta(days=length_days)
+    series = PlannedSeries(
+        kind="self_exam",
+        rule=f"FREQ={frequency};INTERVAL={interval};UNTIL={until:%Y%m%dT%H%M%S}",
+        dtstart=start,
+        until=None,
+        timezone=timezone,
+        next_due_at=None,
+    )
+    after = (start + timedelta(days=after_days)).replace(tzinfo=UTC)
+
+    assert occurrences_after(series, after, 3) == walked(series, after, 3)

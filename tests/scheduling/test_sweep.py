@@ -211,3 +211,24 @@ def test_a_visit_rebooked_at_the_same_time_keeps_its_reminder():
 
     reminder.refresh_from_db()
     assert reminder.status == "queued"
+
+
+@time_machine.travel(NOW)
+@pytest.mark.parametrize("reminder_times", [1, 60], ids=["one UPDATE per value", "bulk_update"])
+def test_it_advances_every_series_to_its_own_next_occurrence(reminder_times):
+    from datetime import time
+
+    from scheduling import planner
+
+    patients = [
+        PatientFactory(tier="high", reminder_time=time(7 + n % 12, n % reminder_times % 60))
+        for n in range(60)
+    ]
+    due = [make_due(patient) for patient in patients]
+
+    assert sweep()["self_exam"] == 60
+
+    for series in due:
+        series.refresh_from_db()
+        expected = planner.next_occurrence(series.as_planned(), timezone.now())
+        assert series.next_due_at == expected > timezone.now()
