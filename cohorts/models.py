@@ -5,6 +5,7 @@ from datetime import time
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
+from django.db.models import Q
 from django.utils.timezone import localdate, now
 from simple_history.models import HistoricalRecords
 
@@ -111,7 +112,17 @@ class Patient(models.Model):
     class Meta:
         ordering = ["last_name", "first_name", "id"]
         # Lists page through patients in that order: an index walks it, no sort of them all.
-        indexes = [models.Index(fields=["last_name", "first_name", "id"], name="patient_by_name")]
+        indexes = [
+            models.Index(fields=["last_name", "first_name", "id"], name="patient_by_name"),
+            # The dashboard: patients followed up, counted per cohort from the index alone,
+            # and the few whose reminders are paused.
+            models.Index(fields=["cohort"], condition=Q(is_active=True), name="patient_active"),
+            models.Index(
+                fields=["cohort", "reminders_paused_until"],
+                condition=Q(reminders_paused_until__isnull=False),
+                name="patient_paused",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["site", "mrn"], name="patient_unique_mrn_per_site")
         ]

@@ -62,6 +62,17 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["number"]
+        indexes = [
+            # The few numbers that cannot be texted (the dashboard counts their patients).
+            models.Index(
+                fields=["opted_out_at"],
+                condition=Q(opted_out_at__isnull=False),
+                name="contact_opted_out",
+            ),
+            models.Index(
+                fields=["invalid_at"], condition=Q(invalid_at__isnull=False), name="contact_invalid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"...{self.number[-4:]}"

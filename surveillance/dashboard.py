@@ -25,7 +25,7 @@ from cohorts.site_days import per_zone
 from notifications import circuit
 from notifications.models import Message
 from scheduling.models import Visit
-from scheduling.overdue import overdue
+from scheduling.overdue import due_soon, overdue
 
 from .models import Flag, Questionnaire
 
@@ -47,6 +47,8 @@ FIGURES = [
     "patients_paused",
 ]
 
+GONE_WRONG = [Message.Status.FAILED, Message.Status.UNDELIVERABLE, Message.Status.EXPIRED]
+
 
 def _grouped(queryset, cohort_path: str, **counts) -> dict:
     rows = queryset.values(cohort_path).annotate(
@@ -61,20 +63,17 @@ def _due_on_the_sites_today(today, zone) -> Q:
 
 
 def figures(user, now) -> list[dict]:
-    """Each cohort's figures; "today" is the cohort's own date (`cohorts.site_days`)."""
+    """Each cohort's figures; "today" is the cohort's own date (`cohorts.site_days`).
+
+    Each query starts from what needs attention (an indexed condition: unresolved
+    flags, overdue visits, failed messages, opted-out numbers), never from all of
+    a cohort's rows, then counts by cohort.
+    """
     cohorts = list(cohorts_for(user).order_by("name"))
     unresolved = Q(status__in=Flag.UNRESOLVED)
-    open_visit = Q(status__in=[Visit.Status.PLANNED, Visit.Status.BOOKED])
-    zone_of_patient = "patient__cohort__timezone"
-    soon = per_zone(
-        cohorts,
-        zone_of_patient,
-        lambda today, _: Q(window_start__gte=today, window_start__lte=today + timedelta(days=14)),
-        now,
-    )
-    paused = per_zone(
-        cohorts, "cohort__timezone", lambda today, _: Q(reminders_paused_until__gte=today), now
-    )
+    visits_overdue, visits_due_soon = overdue(cohorts, now=now), due_soon(cohorts, now=now)
+    to_review = Q(needs_review=True)
+    patients = Patient.objects.filter(cohort__in=cohorts, is_active=True)
     groups = [
         _grouped(
             Questionnaire.objects.filter(patient__cohort__in=cohorts, closed_at__isnull=True),
@@ -82,35 +81,48 @@ def figures(user, now) -> list[dict]:
             questionnaires_open=Q(),
         ),
         _grouped(
-            Flag.objects.filter(patient__cohort__in=cohorts),
+            Flag.objects.filter(unresolved, patient__cohort__in=cohorts),
             "patient__cohort",
-            flags_open=unresolved,
-            flags_urgent_open=unresolved & Q(urgency=Flag.Urgency.URGENT),
-            flags_overdue=unresolved & Q(review_due_at__lt=now),
-            flags_due_today=unresolved
-            & per_zone(cohorts, zone_of_patient, _due_on_the_sites_today, now),
+            flags_open=Q(),
+            flags_urgent_open=Q(urgency=Flag.Urgency.URGENT),
+            flags_overdue=Q(review_due_at__lt=now),
+            flags_due_today=per_zone(
+                cohorts, "patient__cohort__timezone", _due_on_the_sites_today, now
+            ),
         ),
         _grouped(
-            Visit.objects.filter(patient__cohort__in=cohorts),
+            Visit.objects.filter(visits_overdue | visits_due_soon, patient__cohort__in=cohorts),
             "patient__cohort",
-            visits_overdue=overdue(cohorts, now=now),
-            visits_due_soon=open_visit & soon,
+            visits_overdue=visits_overdue,
+            visits_due_soon=visits_due_soon,
         ),
         _grouped(
-            Message.objects.filter(patient__cohort__in=cohorts),
+            # The condition of the partial index `message_needs_attention`, as written there.
+            Message.objects.filter(
+                Q(status__in=GONE_WRONG) | to_review, patient__cohort__in=cohorts
+            ),
             "patient__cohort",
             messages_failed=Q(status=Message.Status.FAILED),
             messages_undeliverable=Q(status=Message.Status.UNDELIVERABLE),
             messages_expired=Q(status=Message.Status.EXPIRED),
-            messages_to_review=Q(needs_review=True),
+            messages_to_review=to_review,
+        ),
+        _grouped(patients, "cohort", patients=Q()),
+        _grouped(
+            patients.filter(contact__opted_out_at__isnull=False), "cohort", patients_opted_out=Q()
         ),
         _grouped(
-            Patient.objects.filter(cohort__in=cohorts, is_active=True),
+            patients.filter(contact__invalid_at__isnull=False), "cohort", patients_phone_invalid=Q()
+        ),
+        _grouped(
+            patients.filter(reminders_paused_until__isnull=False),
             "cohort",
-            patients=Q(),
-            patients_opted_out=Q(contact__opted_out_at__isnull=False),
-            patients_phone_invalid=Q(contact__invalid_at__isnull=False),
-            patients_paused=paused,
+            patients_paused=per_zone(
+                cohorts,
+                "cohort__timezone",
+                lambda today, _: Q(reminders_paused_until__gte=today),
+                now,
+            ),
         ),
     ]
     groups.append(_waiting_flags(cohorts, now))

@@ -575,13 +575,15 @@ def test_the_providers_answer_takes_its_sid_back_from_a_wrong_match(fake, patien
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_send_in_flight_holds_the_numbers_row_so_a_stop_waits_for_it(patient, fake, settings):
+def test_a_send_in_flight_holds_the_numbers_row_so_a_stop_waits_for_it(fake, settings):
     import threading
 
     from django.db import DatabaseError, connection, transaction
 
-    from tests.integration.sms_world import wait_until
+    from tests.integration.sms_world import ensure_default_protocol, wait_until
 
+    ensure_default_protocol()  # an earlier transactional test's flush took it
+    patient = PatientFactory(tier="high", timezone="America/New_York")
     settings.TWILIO_TIMEOUT_SECONDS = 30
     fake.timeout_delay = 120  # Twilio accepts, then holds its answer until the fake stops
     fake.fail_next("timeout_after_accept")
