@@ -267,11 +267,27 @@ class Workers:
     def __init__(self, log_dir: Path, env: dict, concurrency: int = 4):
         self.log_dir, self.env, self.concurrency = log_dir, env, concurrency
         self.all: list[CeleryWorker] = []
+        self.live: list[CeleryWorker] = []
+        self.exits = 0
 
     def start(self) -> CeleryWorker:
         worker = CeleryWorker(self.log_dir, concurrency=self.concurrency, env=self.env)
         self.all.append(worker)
+        self.live.append(worker)
         return worker.start(timeout=90)
+
+    def kill_oldest(self) -> None:
+        """SIGKILL the longest-running worker and start another in its place."""
+        self.live.pop(0).kill()
+        self.start()
+
+    def supervise(self) -> None:
+        """What the deployment's supervisor does (docker-compose `restart: unless-stopped`,
+        systemd `Restart=always`): start again a worker that exited by itself."""
+        for worker in [w for w in self.live if w.process.poll() is not None]:
+            self.live.remove(worker)
+            self.exits += 1
+            self.start()
 
     def stop(self) -> None:
         for worker in self.all:

@@ -190,6 +190,7 @@ class Chaos:
         self.last_fault_end = started
 
     def tick(self) -> None:
+        self.world.workers.supervise()
         elapsed = time.monotonic() - self.started
         if self.kills < KILLS and elapsed >= 10 + self.kills * KILL_EVERY:
             self._kill_a_worker()
@@ -218,10 +219,8 @@ class Chaos:
         return not self.faulty and self.outage == "over" and self.kills == KILLS
 
     def _kill_a_worker(self) -> None:
-        alive = [w for w in self.world.workers.all if w.process.poll() is None]
-        alive[0].kill()
+        self.world.workers.kill_oldest()
         self.kills += 1
-        self.world.workers.start()
         self.last_fault_end = time.monotonic()
 
     def _restart(self, server, down: float, crash: bool = False) -> None:
@@ -318,6 +317,7 @@ def test_10000_reminders_under_every_fault_with_the_rules_on(world):
     for name, value in {
         **figures,
         "worker_sigkills": chaos.kills,
+        "worker_exits_restarted": world.workers.exits,
         "redis_restarts": chaos.redis_restarts,
         "postgres_crashes": chaos.postgres_crashes,
         "provider_outage_s": f"{OUTAGE[1] - OUTAGE[0]:.0f}",
