@@ -2,6 +2,8 @@
 
 A throwaway PostgreSQL database, Django set up against it, a query counter, the
 synthetic cohort of plan_patients.py, and the "Machine" block every benchmark prints.
+The clinic work added on top of an enrolled cohort (overdue and booked visits, flags,
+messages) is in clinic.py.
 The scripts import it as `common` (Python puts bench/ first on sys.path when a script
 there is run).
 """
@@ -144,11 +146,16 @@ def fictional_phone(n: int) -> str:
 
 
 def make_batch(rng: random.Random, cohort, start: int, size: int, today: date):
-    """Unsaved patients with their contacts bound (the numbers are written), and profiles."""
+    """Unsaved patients with their contacts bound (the numbers are written), and profiles.
+
+    `cohort` is one cohort, or a list of them: patient number n then goes to
+    `cohort[n % len(cohort)]` (the random choices do not depend on it).
+    """
     from cohorts import contacts
     from cohorts.models import Patient, TumourProfile
     from surveillance.demo import PROFILES
 
+    cohorts = list(cohort) if isinstance(cohort, list | tuple) else [cohort]
     kinds, weights = list(MIX), list(MIX.values())
     patients, profiles, phones = [], [], []
     for n in range(start, start + size):
@@ -164,7 +171,7 @@ def make_batch(rng: random.Random, cohort, start: int, size: int, today: date):
         enrolled_on = treatment_end + timedelta(days=rng.randint(0, (today - treatment_end).days))
         patients.append(
             Patient(
-                cohort=cohort,
+                cohort=cohorts[n % len(cohorts)],
                 first_name=f"Bench{n}",
                 last_name="Patient",
                 date_of_birth=date(1950, 1, 1) + timedelta(days=rng.randint(0, 40 * 365)),
@@ -186,27 +193,65 @@ def make_batch(rng: random.Random, cohort, start: int, size: int, today: date):
     return patients, profiles
 
 
-def enrol_cohort(count: int, batch_size: int = 1_000, seed: int = DEFAULT_SEED) -> float:
+# Cohorts of a multi-cohort bench clinic (enrol_cohort(cohorts=N)): one site each, in
+# these zones in turn, so per-zone queries ("today" is each cohort's) have several zones.
+COHORT_ZONES = (
+    ("America/New_York", "US", "NY"),
+    ("America/Chicago", "US", "IL"),
+    ("America/Los_Angeles", "US", "CA"),
+    ("America/Denver", "US", "CO"),
+    ("Europe/London", "GB", ""),
+)
+
+
+def make_cohorts(count: int = 1) -> list:
+    """`count` benchmark cohorts. One: the single UTC "Benchmark cohort" of plan_patients.py."""
+    from cohorts.models import Cohort
+
+    if count == 1:
+        return [
+            Cohort.objects.create(
+                name="Benchmark cohort", site="Benchmark Hospital", timezone="UTC", country="US"
+            )
+        ]
+    made = []
+    for i in range(count):
+        zone, country, subdivision = COHORT_ZONES[i % len(COHORT_ZONES)]
+        made.append(
+            Cohort.objects.create(
+                name=f"Benchmark cohort {i + 1}",
+                site=f"Benchmark Hospital {i + 1}",
+                timezone=zone,
+                country=country,
+                subdivision=subdivision,
+                contact_phone="+12025550100",
+            )
+        )
+    return made
+
+
+def enrol_cohort(
+    count: int, batch_size: int = 1_000, seed: int = DEFAULT_SEED, cohorts: int = 1
+) -> float:
     """Enrol `count` synthetic patients as plan_patients.py does (one enrol() per batch).
 
+    With `cohorts` > 1 the patients are dealt round-robin over that many cohorts
+    (make_cohorts); the random choices are the same as with one.
     Progress goes to stderr every 10 %. Returns the wall seconds.
     """
     from django.utils import timezone
 
-    from cohorts.models import Cohort
     from cohorts.services import enrol
 
     rng = random.Random(seed)
     today = timezone.localdate()
-    cohort = Cohort.objects.create(
-        name="Benchmark cohort", site="Benchmark Hospital", timezone="UTC", country="US"
-    )
+    made = make_cohorts(cohorts)
     report_every = max(1, count // 10)
     done, next_report = 0, report_every
     started = time.perf_counter()
     while done < count:
         size = min(batch_size, count - done)
-        enrol(*make_batch(rng, cohort, done, size, today))
+        enrol(*make_batch(rng, made, done, size, today))
         done += size
         if next_report <= done < count:
             rate = done / (time.perf_counter() - started)
