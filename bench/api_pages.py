@@ -34,13 +34,9 @@ from common import (
     BASE_DIR,
     DEFAULT_SEED,
     bench_environment,
-    close_and_clean_up,
-    create_database,
-    database_exists,
-    database_url,
     max_rss_mib,
     print_machine,
-    setup_django,
+    run_on_bench_database,
 )
 
 PAGE_SIZE = 50  # REST_FRAMEWORK["PAGE_SIZE"]: docs/contracts.md, "Pagination and filters"
@@ -486,19 +482,7 @@ def run(args: argparse.Namespace, url: str) -> None:
 
 
 def main() -> None:
-    args = parse_args()
-    sys.stdout.reconfigure(line_buffering=True)
-    if args.reuse:
-        if not database_exists(args.admin_url, args.database):
-            sys.exit(f"--reuse: database {args.database!r} does not exist")
-    else:
-        create_database(args.admin_url, args.database, args.replace)
-    url = database_url(args.admin_url, args.database)
-    try:
-        setup_django(url, extra_env=SERVER_ENV)
-        run(args, url)
-    finally:
-        close_and_clean_up(args.admin_url, args.database, keep=args.keep or args.reuse)
+    run_on_bench_database(parse_args(), run, extra_env=SERVER_ENV)
 
 
 if __name__ == "__main__":

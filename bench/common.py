@@ -309,3 +309,20 @@ def close_and_clean_up(admin_url: str, database: str, keep: bool) -> None:
     else:
         drop_database(admin_url, database)
         print(f"Dropped database {database!r}")
+
+
+def run_on_bench_database(args, run, extra_env: dict | None = None) -> None:
+    """Create (or with `--reuse`, take) the bench database, set Django up on it, call
+    `run(args, url)`, then drop the database unless `--keep` or `--reuse`."""
+    sys.stdout.reconfigure(line_buffering=True)  # progress and results interleave in order
+    if args.reuse:
+        if not database_exists(args.admin_url, args.database):
+            sys.exit(f"--reuse: database {args.database!r} does not exist")
+    else:
+        create_database(args.admin_url, args.database, args.replace)
+    url = database_url(args.admin_url, args.database)
+    try:
+        setup_django(url, extra_env=extra_env)
+        run(args, url)
+    finally:
+        close_and_clean_up(args.admin_url, args.database, keep=args.keep or args.reuse)

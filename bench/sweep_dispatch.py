@@ -41,15 +41,11 @@ from common import (
     DEFAULT_SEED,
     QueryCounter,
     bench_environment,
-    close_and_clean_up,
-    create_database,
-    database_exists,
-    database_url,
     enrol_cohort,
     kinds_text,
     max_rss_mib,
     print_machine,
-    setup_django,
+    run_on_bench_database,
 )
 
 BROKER_URL = "redis://127.0.0.1:6379/6"
@@ -649,19 +645,8 @@ def run(args: argparse.Namespace, url: str) -> None:
 
 def main() -> None:
     args = parse_args()
-    sys.stdout.reconfigure(line_buffering=True)
-    if args.reuse:
-        if not database_exists(args.admin_url, args.database):
-            sys.exit(f"--reuse: database {args.database!r} does not exist")
-    else:
-        create_database(args.admin_url, args.database, args.replace)
-    url = database_url(args.admin_url, args.database)
     env = {"CELERY_BROKER_URL": args.broker_url, "CELERY_TASK_DEFAULT_QUEUE": QUEUE}
-    try:
-        setup_django(url, extra_env=env)
-        run(args, url)
-    finally:
-        close_and_clean_up(args.admin_url, args.database, keep=args.keep or args.reuse)
+    run_on_bench_database(args, run, extra_env=env)
 
 
 if __name__ == "__main__":
