@@ -427,11 +427,25 @@ def check(patients: Patients, fake: FakeTwilio) -> tuple[dict, list[str]]:
             routine[message.to].append(message.date_created)
         stopped = patients.stopped.get(message.to)
         figures["after_stop"] += stopped is not None and message.date_created > stopped
-    for times in routine.values():
+    over = []
+    for number, times in routine.items():
         times.sort()
         day = max(sum(1 for t in times if s <= t < s + timedelta(days=1)) for s in times)
         week = max(sum(1 for t in times if s <= t < s + timedelta(days=7)) for s in times)
         figures["over_a_cap"] += max(day - 1, 0) + max(week - 3, 0)
+        if day > 1 or week > 3:
+            over.append(number)
+    for number in over:  # what happened, for whoever reads a failed run
+        print(f"\nover a cap: {number}")
+        for m in Message.objects.filter(contact__number=number).order_by("pk"):
+            print(
+                f"  row {m.pk} {m.kind} {m.idempotency_key} {m.status} attempts={m.attempts}"
+                f" sent_at={m.sent_at} started={m.attempt_started_at} sid={m.provider_sid}"
+                f" hold={m.hold_reason} error={m.error[:80]!r}"
+            )
+        for m in at_provider:
+            if m.to == number:
+                print(f"  provider {m.sid} {m.date_created} {m.status_callback}")
     seconds = Counter(int(m.date_created.timestamp()) for m in at_provider)
     busiest_ten = max(sum(seconds[s + i] for i in range(10)) for s in seconds)
 
