@@ -243,8 +243,11 @@ class World:
 
 @pytest.fixture
 def world(transactional_db, tmp_path):
+    world = World(tmp_path)  # initdb takes seconds: before the clocks are set
+    # Every process of the world runs the same distance ahead of the real clock: taken at
+    # the moment this one travels, or the workers' clocks would lead this one's (and the
+    # fake's timestamps) by however long came in between.
     shift = START.timestamp() - time.time()
-    world = World(tmp_path)
     with time_machine.travel(START, tick=True):
         world.postgres.start()
         world.redis.start()
