@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import circuit, delivery, hooks, policy
@@ -235,17 +236,20 @@ def _routine_sends(contact: Contact, message: Message, now: datetime) -> list[da
 
     A message another worker is sending right now (`sending`, not yet
     `sent_at`) counts from when its attempt started: otherwise two workers
-    could each pass the cap between one's claim and its record.
+    could each pass the cap between one's claim and its record. One query, so
+    one snapshot: asked as two, a message recorded `sent` between them was in
+    neither (seen at scale: two reminders to a shared number at once).
     """
     since = now - policy.WEEK
     routine = contact.messages.filter(
         direction=Message.Direction.OUTBOUND, urgent=False, is_reply=False
     ).exclude(pk=message.pk)
-    sent = routine.filter(sent_at__gt=since).values_list("sent_at", flat=True)
-    in_flight = routine.filter(status=Status.SENDING, attempt_started_at__gt=since).values_list(
-        "attempt_started_at", flat=True
+    went = Q(sent_at__gt=since) | Q(status=Status.SENDING, attempt_started_at__gt=since)
+    return list(
+        routine.filter(went)
+        .annotate(moment=Coalesce("sent_at", "attempt_started_at"))
+        .values_list("moment", flat=True)
     )
-    return [*sent, *in_flight]
 
 
 def _save(message: Message, **fields) -> None:
