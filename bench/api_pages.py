@@ -30,9 +30,9 @@ from collections import Counter
 from pathlib import Path
 
 from common import (
-    ADMIN_URL,
     BASE_DIR,
     DEFAULT_SEED,
+    add_database_arguments,
     bench_environment,
     max_rss_mib,
     print_machine,
@@ -80,17 +80,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests first (default 5)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default: 2)")
-    parser.add_argument("--database", default="surveillance_bench_api", help="throwaway database")
-    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"default: {ADMIN_URL}")
-    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
-    parser.add_argument(
-        "--replace", action="store_true", help="drop the database first if it already exists"
-    )
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="use the existing (kept) --database as it is: no enrolment; never dropped",
-    )
+    add_database_arguments(parser, "surveillance_bench_api")
     parser.add_argument(
         "--add-work",
         action="store_true",

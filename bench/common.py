@@ -326,3 +326,19 @@ def run_on_bench_database(args, run, extra_env: dict | None = None) -> None:
         run(args, url)
     finally:
         close_and_clean_up(args.admin_url, args.database, keep=args.keep or args.reuse)
+
+
+def add_database_arguments(parser, database: str) -> None:
+    """The bench database options every script takes: --database, --admin-url, --keep,
+    --replace, --reuse."""
+    parser.add_argument("--database", default=database, help="throwaway database")
+    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"default: {ADMIN_URL}")
+    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument(
+        "--replace", action="store_true", help="drop the database first if it already exists"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="use the existing (kept) --database as it is: no enrolment; never dropped",
+    )

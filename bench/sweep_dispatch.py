@@ -36,10 +36,10 @@ from pathlib import Path
 from unittest import mock
 
 from common import (
-    ADMIN_URL,
     BASE_DIR,
     DEFAULT_SEED,
     QueryCounter,
+    add_database_arguments,
     bench_environment,
     enrol_cohort,
     kinds_text,
@@ -57,17 +57,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=100_000, help="default: 100000")
     parser.add_argument("--batch-size", type=int, default=1_000, help="enrolment batch size")
-    parser.add_argument("--database", default="surveillance_bench_sweep", help="throwaway database")
-    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"default: {ADMIN_URL}")
-    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
-    parser.add_argument(
-        "--replace", action="store_true", help="drop the database first if it already exists"
-    )
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="use the existing (kept) --database as it is: no enrolment; never dropped",
-    )
+    add_database_arguments(parser, "surveillance_bench_sweep")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     parser.add_argument(
         "--due-percent",
