@@ -35,7 +35,6 @@ from common import (
     add_database_arguments,
     bench_environment,
     max_rss_mib,
-    print_machine,
     run_on_bench_database,
 )
 
@@ -388,13 +387,8 @@ def build(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace, url: str) -> None:
     import requests
     from clinic import clinic_row_counts
-    from django.core.management import call_command
     from django.db import connection
 
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    print(f"Migrated {connection.settings_dict['NAME']} in {time.perf_counter() - started:.1f} s")
-    print_machine()
     print_code()
     print()
     build(args)

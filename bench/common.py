@@ -323,6 +323,7 @@ def run_on_bench_database(args, run, extra_env: dict | None = None) -> None:
     url = database_url(args.admin_url, args.database)
     try:
         setup_django(url, extra_env=extra_env)
+        _migrate_and_describe()
         run(args, url)
     finally:
         close_and_clean_up(args.admin_url, args.database, keep=args.keep or args.reuse)
@@ -342,3 +343,13 @@ def add_database_arguments(parser, database: str) -> None:
         action="store_true",
         help="use the existing (kept) --database as it is: no enrolment; never dropped",
     )
+
+
+def _migrate_and_describe() -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    print(f"Migrated {connection.settings_dict['NAME']} in {time.perf_counter() - started:.1f} s")
+    print_machine()

@@ -44,7 +44,6 @@ from common import (
     enrol_cohort,
     kinds_text,
     max_rss_mib,
-    print_machine,
     run_on_bench_database,
 )
 
@@ -598,15 +597,10 @@ def print_comparison(patients: int, sweeps: list[dict], beat: dict) -> None:
 
 
 def run(args: argparse.Namespace, url: str) -> None:
-    from django.core.management import call_command
     from django.db import connection
 
     from cohorts.models import Patient
 
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    print(f"Migrated {connection.settings_dict['NAME']} in {time.perf_counter() - started:.1f} s")
-    print_machine()
     print()
     if args.reuse:
         args.patients = Patient.objects.count()
