@@ -454,7 +454,7 @@ class ReminderSeries(models.Model):
         return planner.PlannedSeries(
             kind=self.kind,
             rule=self.rule,
-            dtstart=datetime.strptime(self.dtstart, self.DTSTART_FORMAT),
+            dtstart=datetime.fromisoformat(self.dtstart),  # DTSTART_FORMAT is ISO 8601 basic
             until=None,
             timezone=self.timezone,
             next_due_at=self.next_due_at,

@@ -24,11 +24,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from itertools import islice
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from dateutil.rrule import MONTHLY, WEEKLY, rrule, rrulestr
+from dateutil.rrule import rrulestr
 
 
 class VisitKind(StrEnum):
@@ -284,7 +285,7 @@ def _occurrences_from(series: PlannedSeries, since: datetime) -> Iterator[dateti
     """Occurrences of `series` at or after `since` (aware), converted to UTC."""
     zone = ZoneInfo(series.timezone)
     local_since = since.astimezone(zone).replace(tzinfo=None) - _DST_MARGIN
-    for local in _rrule(series, local_since).xafter(local_since, inc=True):
+    for local in _local_occurrences(series, local_since):
         # fold=0: an ambiguous wall time is its first instance; one that a spring-forward gap
         # skips is shifted forward by the length of the gap.
         occurrence = local.replace(tzinfo=zone).astimezone(UTC)
@@ -293,42 +294,63 @@ def _occurrences_from(series: PlannedSeries, since: datetime) -> Iterator[dateti
 
 
 # The rules the planner writes: a fixed step from dtstart, so where the step lands next is
-# arithmetic. Other rules (edited by hand: BYDAY, COUNT...) are walked from their start.
+# arithmetic. Other rules (edited by hand: BYDAY, COUNT...) are walked by dateutil.
 _FIXED_STEP = re.compile(r"FREQ=(WEEKLY|MONTHLY);INTERVAL=(\d+)(;UNTIL=\d{8}T\d{6})?")
 
 
-def _rrule(series: PlannedSeries, near: datetime | None = None) -> rrule:
-    """The series' RRULE, started as close before `near` (naive local) as is exact.
+@dataclass(frozen=True)
+class _FixedStep:
+    weekly: bool
+    interval: int
+    until: datetime | None
 
-    Walking an rrule from a start years back costs one step per occurrence
-    since; a fixed-step rule restarted on one of its own occurrences yields
-    the same occurrences from there on. The `until` field is authoritative
-    over any UNTIL in the text.
+
+@lru_cache(maxsize=1024)
+def _fixed_step(rule: str) -> _FixedStep | None:
+    step = _FIXED_STEP.fullmatch(rule)
+    if step is None:
+        return None
+    until = datetime.fromisoformat(step[3].removeprefix(";UNTIL=")) if step[3] else None
+    return _FixedStep(weekly=step[1] == "WEEKLY", interval=int(step[2]), until=until)
+
+
+def _local_occurrences(series: PlannedSeries, near: datetime) -> Iterator[datetime]:
+    """The series' naive local occurrences at or after `near` (naive local), in order.
+
+    A fixed-step rule's n-th occurrence is dtstart plus n steps, so the walk
+    starts a step before `near` instead of at dtstart (years of steps back):
+    the same occurrences as dateutil's walk, property-tested against it. The
+    `until` field is authoritative over any UNTIL in the text.
     """
-    until = series.until
-    step = _FIXED_STEP.fullmatch(series.rule)
-    if step is None or near is None:
-        parsed = rrulestr(series.rule, dtstart=series.dtstart)
-        return parsed if until is None else parsed.replace(until=until)
-    frequency, interval = step[1], int(step[2])
-    if until is None and step[3]:
-        until = datetime.strptime(step[3].removeprefix(";UNTIL="), "%Y%m%dT%H%M%S")
-    start = _step_before(series.dtstart, near, frequency, interval)
-    return rrule(
-        WEEKLY if frequency == "WEEKLY" else MONTHLY, interval=interval, dtstart=start, until=until
-    )
+    step = _fixed_step(series.rule)
+    start = series.dtstart
+    if step is None or (not step.weekly and start.day > 28):
+        # RFC 5545 skips the months without a day past the 28th: no fixed step.
+        parsed = rrulestr(series.rule, dtstart=start)
+        if series.until is not None:
+            parsed = parsed.replace(until=series.until)
+        yield from parsed.xafter(near, inc=True)
+        return
+    until = series.until or step.until
+    index = _steps_before(start, near, step)
+    while True:
+        if step.weekly:
+            local = start + timedelta(weeks=index * step.interval)
+        else:
+            local = start + relativedelta(months=index * step.interval)
+        if until is not None and local > until:
+            return
+        if local >= near:
+            yield local
+        index += 1
 
 
-def _step_before(start: datetime, near: datetime, frequency: str, interval: int) -> datetime:
-    """The last occurrence of the fixed-step series from `start` at least one step before
-    `near` (or `start` itself)."""
-    if frequency == "WEEKLY":
-        weeks = max((near - start).days // 7 // interval - 1, 0) * interval
-        return start + timedelta(weeks=weeks)
-    if start.day > 28:  # RFC 5545 skips the months without that day: no fixed step
-        return start
+def _steps_before(start: datetime, near: datetime, step: _FixedStep) -> int:
+    """How many steps from `start` lead at least one step before `near` (never negative)."""
+    if step.weekly:
+        return max((near - start).days // 7 // step.interval - 1, 0)
     months = (near.year - start.year) * 12 + near.month - start.month
-    return start + relativedelta(months=max(months // interval - 1, 0) * interval)
+    return max(months // step.interval - 1, 0)
 
 
 def _require_aware(moment: datetime, name: str) -> datetime:

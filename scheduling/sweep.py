@@ -9,13 +9,13 @@ missed occurrence. The queries use the partial indexes `reminder_series_due`
 and `visit_reminder_due`: a tick costs what is due, not the cohort's size.
 """
 
-from collections import defaultdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
 
+from bulk_sql.writes import insert_ignoring_conflicts, update_column
 from cohorts import messaging
 from notifications.models import Message
 
@@ -23,8 +23,6 @@ from . import planner
 from .models import ReminderSeries, Visit
 
 BATCH_SIZE = 500
-# Past this many distinct new values in a batch, one bulk_update beats an UPDATE each.
-ADVANCE_BY_VALUE_UP_TO = 50
 
 
 def sweep(now: datetime | None = None, batch_size: int = BATCH_SIZE) -> dict:
@@ -48,8 +46,22 @@ def _drain(sweep_batch, now: datetime, batch_size: int) -> int:
     return total
 
 
-def _claim(due, order: str, batch_size: int) -> list:
-    """Lock a batch of due rows (skipping rows another sweep holds), then load them.
+# What the sweep reads of a due row's patient: whether to text them, and the message's
+# addressee and wording. Loading whole patients, cohorts and contacts costs more than the rest.
+PATIENT_FIELDS = (
+    "patient__is_active",
+    "patient__reminders_paused_until",
+    "patient__cohort__site",
+    "patient__contact__number",
+    "patient__contact__timezone",
+    "patient__contact__language",
+    "patient__contact__sms_consent",
+    "patient__contact__opted_out_at",
+)
+
+
+def _claim(due, order: str, batch_size: int, fields: tuple[str, ...]) -> list:
+    """Lock a batch of due rows (skipping rows another sweep holds), then load `fields`.
 
     Two steps on purpose: the locking query walks the partial index and stops
     at the batch size; joining patients and cohorts in it would make
@@ -60,8 +72,10 @@ def _claim(due, order: str, batch_size: int) -> list:
         .order_by(order)
         .values_list("pk", flat=True)[:batch_size]
     )
-    rows = due.model.objects.filter(pk__in=ids)
-    return list(rows.select_related("patient__cohort", "patient__contact"))
+    rows = due.model.objects.filter(pk__in=ids).select_related(
+        "patient__cohort", "patient__contact"
+    )
+    return list(rows.only(*fields, *PATIENT_FIELDS))
 
 
 def _local_day(patient, moment: datetime):
@@ -87,7 +101,9 @@ def _wanted(patient, day) -> bool:
 @transaction.atomic
 def _sweep_series(now: datetime, batch_size: int) -> int:
     due = ReminderSeries.objects.filter(is_active=True, next_due_at__lte=now)
-    batch = _claim(due, "next_due_at", batch_size)
+    batch = _claim(
+        due, "next_due_at", batch_size, ("kind", "rule", "dtstart", "timezone", "next_due_at")
+    )
     messages = []
     for series in batch:
         due, following = series.next_due_at, planner.next_occurrence(series.as_planned(), now)
@@ -96,7 +112,7 @@ def _sweep_series(now: datetime, batch_size: int) -> int:
             key = f"series:{series.pk}:{due:%Y%m%dT%H%M%SZ}"
             messages.append(messaging.build(series.patient, series.kind, key, expires_at=following))
         series.next_due_at = following
-    Message.objects.bulk_create(messages, ignore_conflicts=True)
+    insert_ignoring_conflicts(messages)
     _advance(batch, "next_due_at")
     return len(batch)
 
@@ -104,7 +120,9 @@ def _sweep_series(now: datetime, batch_size: int) -> int:
 @transaction.atomic
 def _sweep_visits(now: datetime, batch_size: int) -> int:
     due = Visit.objects.filter(status=Visit.Status.BOOKED, next_reminder_at__lte=now)
-    batch = _claim(due, "next_reminder_at", batch_size)
+    batch = _claim(
+        due, "next_reminder_at", batch_size, ("booked_at", "location", "next_reminder_at")
+    )
     reminders = [
         _visit_reminder(visit)
         for visit in batch
@@ -112,7 +130,7 @@ def _sweep_visits(now: datetime, batch_size: int) -> int:
         if visit.booked_at > now
         and _wanted(visit.patient, _local_day(visit.patient, visit.next_reminder_at))
     ]
-    Message.objects.bulk_create(reminders, ignore_conflicts=True)
+    insert_ignoring_conflicts(reminders)
     for visit in batch:
         visit.next_reminder_at = visit.reminder_after(now)
     _advance(batch, "next_reminder_at")
@@ -120,20 +138,9 @@ def _sweep_visits(now: datetime, batch_size: int) -> int:
 
 
 def _advance(rows: list, field: str) -> None:
-    """Write each row's new `field`: one UPDATE per distinct value.
-
-    A tick's rows mostly move to a handful of moments (the same reminder time
-    next week or next month), and an UPDATE by ids is far cheaper to build and
-    run than bulk_update's CASE with a branch per row.
-    """
-    ids_by_value = defaultdict(list)
-    for row in rows:
-        ids_by_value[getattr(row, field)].append(row.pk)
-    if len(ids_by_value) > ADVANCE_BY_VALUE_UP_TO:
-        type(rows[0]).objects.bulk_update(rows, [field])
-        return
-    for value, ids in ids_by_value.items():
-        type(rows[0]).objects.filter(pk__in=ids).update(**{field: value})
+    """Write each row's new `field` in one statement."""
+    if rows:
+        update_column(type(rows[0]), field, {row.pk: getattr(row, field) for row in rows})
 
 
 def _visit_reminder(visit: Visit) -> Message:
