@@ -8,27 +8,25 @@ databases (SQLite in development) the same calls fall back to Django's own
 bulk methods.
 """
 
-from collections import defaultdict
-from collections.abc import Mapping
-
 from django.db import connections, router
 from django.db.models import Model
 
 
-def insert_ignoring_conflicts(objs: list[Model]) -> None:
-    """INSERT these unsaved instances of one model; rows whose unique keys exist are skipped.
+def insert(objs: list[Model], *, ignore_conflicts: bool = False) -> None:
+    """INSERT these unsaved instances of one model (with `ignore_conflicts`, rows whose
+    unique keys exist are skipped).
 
-    Like ``bulk_create(objs, ignore_conflicts=True)``: primary keys are not set
-    on the instances. Fields are filled as bulk_create fills them (``pre_save``
-    with add=True, so auto_now_add and auto_now apply). A column with the same
-    value on every row is sent once, not as an array.
+    Like ``bulk_create``, except that primary keys are not set on the instances.
+    Fields are filled as bulk_create fills them (``pre_save`` with add=True, so
+    auto_now_add and auto_now apply). A column with the same value on every row
+    is sent once, not as an array.
     """
     if not objs:
         return
     model = type(objs[0])
     connection = _connection(model)
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs, ignore_conflicts=True)
+        model.objects.bulk_create(objs, ignore_conflicts=ignore_conflicts)
         return
     quote = connection.ops.quote_name
     names, selected, arrays, constants, varying = [], [], [], [], []
@@ -48,7 +46,8 @@ def insert_ignoring_conflicts(objs: list[Model]) -> None:
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(names)}) "
         f"SELECT {', '.join(selected)} "
         f"FROM unnest({', '.join(array for _, array in arrays)}) "
-        f"AS new({', '.join(alias for alias, _ in arrays)}) ON CONFLICT DO NOTHING"
+        f"AS new({', '.join(alias for alias, _ in arrays)})"
+        + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, constants + varying)
@@ -61,34 +60,34 @@ def _all_same(values: list) -> bool:
     )
 
 
-def update_column(model: type[Model], field_name: str, values: Mapping) -> None:
-    """Set `field_name` of each row (by primary key) to its value in `values`."""
-    if not values:
+def update(objs: list[Model], fields: list[str]) -> None:
+    """Write `fields` of these saved instances of one model, each row its own values.
+
+    Like ``bulk_update`` (no ``save()``, no signals, auto_now not applied).
+    """
+    if not objs:
         return
+    model = type(objs[0])
     connection = _connection(model)
-    field = model._meta.get_field(field_name)
     if connection.vendor != "postgresql":
-        _update_by_value(model, field_name, values)
+        model.objects.bulk_update(objs, fields)
         return
     pk = model._meta.pk
+    columns = [model._meta.get_field(name) for name in fields]
     quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = new.c{n}" for n, field in enumerate(columns))
+    arrays = ", ".join(f"%s::{_column_type(field, connection)}[]" for field in [pk, *columns])
+    aliases = ", ".join(f"c{n}" for n in range(len(columns)))
     sql = (
-        f"UPDATE {quote(model._meta.db_table)} AS row SET {quote(field.column)} = new.value "
-        f"FROM unnest(%s::{_column_type(pk, connection)}[], "
-        f"%s::{_column_type(field, connection)}[]) "
-        f"AS new(id, value) WHERE row.{quote(pk.column)} = new.id"
+        f"UPDATE {quote(model._meta.db_table)} AS row SET {assignments} "
+        f"FROM unnest({arrays}) AS new(id, {aliases}) WHERE row.{quote(pk.column)} = new.id"
     )
-    prepared = [field.get_db_prep_save(value, connection) for value in values.values()]
+    params = [[obj.pk for obj in objs]] + [
+        [field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in objs]
+        for field in columns
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(values.keys()), prepared])
-
-
-def _update_by_value(model: type[Model], field_name: str, values: Mapping) -> None:
-    ids_by_value: dict = defaultdict(list)
-    for pk, value in values.items():
-        ids_by_value[value].append(pk)
-    for value, ids in ids_by_value.items():
-        model.objects.filter(pk__in=ids).update(**{field_name: value})
+        cursor.execute(sql, params)
 
 
 def _column_type(field, connection) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from django.utils import timezone
 
+from bulk_sql import writes
 from notifications.models import ConsentSource, Contact
 
 from .models import Patient
@@ -41,7 +42,7 @@ def bind(
         if _apply(contact, wanted, source):
             changed.add(contact.pk)
         patient.contact = contact
-    Contact.objects.bulk_update(
+    writes.update(
         [contact for contact in found.values() if contact.pk in changed],
         [*DETAILS, "sms_consent_at", "sms_consent_source"],
     )

@@ -6,6 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from bulk_sql import writes
+
 from . import messaging, risk
 from .models import Patient, RiskAssessment, TumourProfile
 from .signals import reassessed
@@ -37,8 +39,8 @@ def assess(patients: Sequence[Patient], by=None) -> None:
         if patient.risk_tier != outcome.tier.value:
             patient.risk_tier = outcome.tier.value
             changed.append(patient)
-    RiskAssessment.objects.bulk_create(new)
-    Patient.objects.bulk_update(changed, ["risk_tier"])
+    writes.insert(new)
+    writes.update(changed, ["risk_tier"])
 
 
 def _latest_assessments(patients: Sequence[Patient]) -> dict[int, RiskAssessment]:

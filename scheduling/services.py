@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
+from bulk_sql import writes
 from cohorts.models import Patient
 
 from . import planner
@@ -88,7 +89,7 @@ def _sync_visits(patients, plans, protocol: Protocol, today: date) -> None:
             if key not in kept_keys
         ]
     Visit.objects.filter(pk__in=stale).delete()
-    Visit.objects.bulk_create(fresh)
+    writes.insert(fresh)
     _repoint(repointed, protocol)
 
 
@@ -137,5 +138,5 @@ def _sync_series(patients, plans, protocol: Protocol) -> None:
                 repointed.append(series)
         fresh += [s for key, s in wanted.items() if key not in stored[patient.pk]]
     ReminderSeries.objects.filter(pk__in=retired).update(is_active=False, next_due_at=None)
-    ReminderSeries.objects.bulk_create(fresh)
+    writes.insert(fresh)
     _repoint(repointed, protocol)

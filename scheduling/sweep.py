@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from bulk_sql.writes import insert_ignoring_conflicts, update_column
+from bulk_sql import writes
 from cohorts import messaging
 from notifications.models import Message
 
@@ -112,8 +112,8 @@ def _sweep_series(now: datetime, batch_size: int) -> int:
             key = f"series:{series.pk}:{due:%Y%m%dT%H%M%SZ}"
             messages.append(messaging.build(series.patient, series.kind, key, expires_at=following))
         series.next_due_at = following
-    insert_ignoring_conflicts(messages)
-    _advance(batch, "next_due_at")
+    writes.insert(messages, ignore_conflicts=True)
+    writes.update(batch, ["next_due_at"])
     return len(batch)
 
 
@@ -130,17 +130,11 @@ def _sweep_visits(now: datetime, batch_size: int) -> int:
         if visit.booked_at > now
         and _wanted(visit.patient, _local_day(visit.patient, visit.next_reminder_at))
     ]
-    insert_ignoring_conflicts(reminders)
+    writes.insert(reminders, ignore_conflicts=True)
     for visit in batch:
         visit.next_reminder_at = visit.reminder_after(now)
-    _advance(batch, "next_reminder_at")
+    writes.update(batch, ["next_reminder_at"])
     return len(batch)
-
-
-def _advance(rows: list, field: str) -> None:
-    """Write each row's new `field` in one statement."""
-    if rows:
-        update_column(type(rows[0]), field, {row.pk: getattr(row, field) for row in rows})
 
 
 def _visit_reminder(visit: Visit) -> Message:

@@ -3,11 +3,11 @@
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from bulk_sql.writes import insert_ignoring_conflicts, update_column
+from bulk_sql import writes
 from notifications import outbox
 from notifications.models import Contact, Message
 from tests.factories import PatientFactory
@@ -32,7 +32,7 @@ def test_it_inserts_rows_whose_columns_differ_and_agree():
     built = _messages(contacts, expires_at=timezone.now() + timedelta(days=1))
 
     with CaptureQueriesContext(connection) as captured:
-        insert_ignoring_conflicts(built)
+        writes.insert(built)
 
     assert len(captured) == 1
     stored = {m.contact_id: m for m in Message.objects.filter(idempotency_key__startswith="test:")}
@@ -53,10 +53,10 @@ def test_it_inserts_rows_whose_columns_differ_and_agree():
 
 def test_it_skips_rows_whose_unique_key_exists_and_writes_the_others():
     first, second = _contacts(2)
-    insert_ignoring_conflicts(_messages([first]))
+    writes.insert(_messages([first]), ignore_conflicts=True)
     original = Message.objects.get(contact=first)
 
-    insert_ignoring_conflicts(_messages([first, second], urgent=True))
+    writes.insert(_messages([first, second], urgent=True), ignore_conflicts=True)
 
     assert Message.objects.get(contact=first) == original
     assert not Message.objects.get(contact=first).urgent
@@ -66,28 +66,45 @@ def test_it_skips_rows_whose_unique_key_exists_and_writes_the_others():
 def test_it_writes_a_single_row():
     (contact,) = _contacts(1)
 
-    insert_ignoring_conflicts(_messages([contact]))
+    writes.insert(_messages([contact]))
 
     assert Message.objects.filter(contact=contact).count() == 1
 
 
-def test_it_sets_each_rows_own_value_in_one_statement():
+def test_it_sets_each_rows_own_values_in_one_statement():
     contacts = _contacts(3)
-    insert_ignoring_conflicts(_messages(contacts))
-    ids = list(Message.objects.order_by("pk").values_list("pk", flat=True))
+    writes.insert(_messages(contacts))
+    rows = list(Message.objects.order_by("pk"))
     now = timezone.now()
-    new = {ids[0]: now, ids[1]: now + timedelta(hours=1), ids[2]: None}
+    for row, (send_after, error) in zip(
+        rows, [(now, "a"), (now + timedelta(hours=1), "b"), (None, "a")], strict=True
+    ):
+        row.send_after, row.error = send_after, error
 
     with CaptureQueriesContext(connection) as captured:
-        update_column(Message, "send_after", new)
+        writes.update(rows, ["send_after", "error"])
 
     assert len(captured) == 1
-    assert dict(Message.objects.values_list("pk", "send_after")) == new
+    assert list(Message.objects.order_by("pk").values_list("send_after", "error")) == [
+        (now, "a"),
+        (now + timedelta(hours=1), "b"),
+        (None, "a"),
+    ]
+
+
+def test_it_refuses_a_duplicate_unless_told_to_skip_it():
+    (contact,) = _contacts(1)
+    writes.insert(_messages([contact]))
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        writes.insert(_messages([contact]))
+
+    assert Message.objects.filter(contact=contact).count() == 1
 
 
 def test_it_does_nothing_for_no_rows():
     with CaptureQueriesContext(connection) as captured:
-        insert_ignoring_conflicts([])
-        update_column(Message, "send_after", {})
+        writes.insert([])
+        writes.update([], ["send_after"])
 
     assert len(captured) == 0
