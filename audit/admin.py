@@ -33,12 +33,19 @@ class _IdListFilter(admin.SimpleListFilter):
 
 
 class AuditPatientFilter(_IdListFilter):
+    """A patient's own rows and the lists they were on."""
+
     title = "patient"
     parameter_name = "patient__id__exact"
-    field = "patient_id"
 
     def label(self, value) -> str:
         return f"patient #{value}"
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.about(int(value)) if value.isdigit() else queryset.none()
 
 
 class AuditUserFilter(_IdListFilter):
@@ -87,7 +94,8 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="patient", ordering="patient_id")
     def patient_link(self, event):
         if event.patient_id is None:
-            return "-"
+            count = len(event.patient_ids)
+            return f"{count} patients" if count else "-"
         return format_html(
             '<a href="?patient__id__exact={}">{}</a>', event.patient_id, event.patient_id
         )

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
-from .trail import Action, default_reason, patient_id_of, record_rows
+from .trail import Action, default_reason, patient_id_of, record_list, record_rows
 
 
 def _succeeded(response) -> bool:
@@ -28,10 +28,11 @@ class AuditedViewSetMixin(_Audited):
     Put it before the DRF base classes. It notes what the view touched (the
     object of `get_object()`, the page of a list, the created object) and,
     once the response is known to be a success, records it: `retrieve` and
-    other GET detail actions as views, `list` as one row per object on the
-    page, `create`/`update`/`partial_update` and other detail actions that
-    are not GET as writes. The patient of an object is the object itself
-    (a Patient) or its `patient_id`.
+    other GET detail actions as views, `list` as one row for the page (with
+    the ids of its objects and their patients), `create`/`update`/
+    `partial_update` and other detail actions that are not GET as writes.
+    The patient of an object is the object itself (a Patient) or its
+    `patient_id`.
 
     `audit_object_type` names what the viewset serves; `audit_actions` maps a
     view action to `(audit action, object type)` when the defaults do not fit.
@@ -126,20 +127,19 @@ class AuditedViewSetMixin(_Audited):
         objects = getattr(self, "_audit_objects", None)
         if objects and _succeeded(response) and request.method != "OPTIONS":
             action, object_type = self._audit_action(request)
-            record_rows(
-                request,
-                action,
-                [(self.audit_patient_id(obj), obj.pk) for obj in objects],
-                object_type,
-                default_reason(request, getattr(self, "action", "") or ""),
-            )
+            rows = [(self.audit_patient_id(obj), obj.pk) for obj in objects]
+            reason = default_reason(request, getattr(self, "action", "") or "")
+            if action == Action.LIST:
+                record_list(request, rows, object_type, reason)
+            else:
+                record_rows(request, action, rows, object_type, reason)
         return response
 
 
 class AuditedAdminMixin(_Audited):
     """Audit the admin's pages of patient records.
 
-    The change list writes one row per object on the page; the change page
+    The change list writes one row for the page (with its ids); the change page
     a view (GET) and the save an update (or a create); the history pages a
     view; deletions a delete. Put it before `admin.ModelAdmin`.
     """
@@ -157,9 +157,8 @@ class AuditedAdminMixin(_Audited):
         response = super().changelist_view(request, extra_context)
         changelist = (getattr(response, "context_data", None) or {}).get("cl")
         if _succeeded(response) and changelist is not None:
-            record_rows(
+            record_list(
                 request,
-                Action.LIST,
                 [(self.audit_patient_id(obj), obj.pk) for obj in changelist.result_list],
                 self.audit_object_type,
                 self._audit_reason(request, "changelist"),

@@ -1,7 +1,8 @@
 """The audit trail: one row per read or write of a patient's record."""
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
+from django.db.models.expressions import RawSQL
 from django.utils.timezone import now
 
 
@@ -9,8 +10,31 @@ class AuditEventError(Exception):
     """An attempt to change or remove an audit event: the trail is append-only."""
 
 
+class AuditEventQuerySet(models.QuerySet):
+    def about(self, patient_id: int) -> "AuditEventQuerySet":
+        """Every event that touched the patient: their own rows and the lists they were on."""
+        return self.filter(models.Q(patient_id=patient_id) | _listed(patient_id))
+
+
+def _listed(patient_id: int) -> models.Q:
+    """Lists whose `patient_ids` hold the patient (jsonb containment on PostgreSQL, served
+    by the GIN index `audit_patient_ids`; SQLite has no such lookup and reads the array)."""
+    if connection.vendor == "postgresql":
+        return models.Q(patient_ids__contains=[patient_id])
+    listed = RawSQL(
+        "EXISTS (SELECT 1 FROM json_each(audit_auditevent.patient_ids) WHERE value = %s)",
+        [patient_id],
+        output_field=models.BooleanField(),
+    )
+    return models.Q(listed)
+
+
 class AuditEvent(models.Model):
     """One read or write of a patient's record: who, what, when, from where, why.
+
+    A list (an API page, an admin change list) is one row: `patient_ids` holds
+    every patient on it and `object_ids` every row shown; `about(patient)`
+    finds those rows as well as the patient's own.
 
     Append-only. Python refuses `save()` on an existing row and `delete()`;
     PostgreSQL refuses UPDATE and DELETE with a trigger (the initial migration), so
@@ -57,6 +81,12 @@ class AuditEvent(models.Model):
     reason = models.CharField(
         max_length=200, blank=True, help_text='The view and action, e.g. "api:patient-detail".'
     )
+    patient_ids = models.JSONField(
+        default=list, blank=True, help_text="A list's patients (one row per list shown)."
+    )
+    object_ids = models.JSONField(default=list, blank=True, help_text="A list's rows, in order.")
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

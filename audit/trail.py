@@ -3,7 +3,8 @@
 Every path into a patient's record writes `AuditEvent` rows through
 `record()`: the API (through `AuditedViewSetMixin`), the admin (through
 `AuditedAdminMixin`) and, when they come, exports and web pages. One row per
-patient touched: a list page writes one row per patient on the page.
+patient touched, except a list: one row per list shown (`record_list`), with
+the ids of its patients and rows; `AuditEvent.objects.about(patient)` finds both.
 
 Only successful requests are recorded: a 404 (say, another cohort's patient)
 or a 400 wrote and showed nothing of the record.
@@ -90,19 +91,7 @@ def record_rows(
     reason: str = "",
 ) -> list[AuditEvent]:
     """Write one audit row per `(patient_id, object_id)`, in one INSERT."""
-    user = getattr(request, "user", None)
-    if user is not None and not user.is_authenticated:
-        user = None
-    common = {
-        "user": user,
-        "username": user.get_username() if user is not None else "",
-        "action": Action(action),
-        "object_type": object_type,
-        "ip_address": client_address(request),
-        "path": request.path[:_PATH_MAX],
-        "method": request.method or "",
-        "reason": (reason or default_reason(request))[:_REASON_MAX],
-    }
+    common = _common(request, action, object_type, reason)
     events = [
         AuditEvent(patient_id=patient_id, object_id=_object_id(patient_id, object_id), **common)
         for patient_id, object_id in rows
@@ -112,11 +101,52 @@ def record_rows(
     return AuditEvent.objects.bulk_create(events)
 
 
+def record_list(
+    request: HttpRequest,
+    rows: Iterable[tuple[int | None, object]],
+    object_type: str,
+    reason: str = "",
+) -> AuditEvent | None:
+    """Write one row for a list shown: its `(patient_id, object_id)` rows, in order.
+
+    The row's `patient` is set when the whole list is one patient's (say, their visits).
+    """
+    rows = list(rows)
+    if not rows:
+        return None
+    patient_ids = sorted({patient_id for patient_id, _ in rows if patient_id is not None})
+    event = AuditEvent(
+        **_common(request, Action.LIST, object_type, reason),
+        patient_id=patient_ids[0] if len(patient_ids) == 1 else None,
+        patient_ids=patient_ids,
+        object_ids=[str(object_id) for _, object_id in rows],
+    )
+    event.save()
+    return event
+
+
 def system_request(user=None, path: str = "") -> HttpRequest:
     """The request to record for what a command or a worker does: who (if anyone), and how."""
     request = HttpRequest()
     request.method, request.path, request.user = "", path, user
     return request
+
+
+def _common(request: HttpRequest, action: str, object_type: str, reason: str) -> dict:
+    """Who, how and why: what every row of one request shares."""
+    user = getattr(request, "user", None)
+    if user is not None and not user.is_authenticated:
+        user = None
+    return {
+        "user": user,
+        "username": user.get_username() if user is not None else "",
+        "action": Action(action),
+        "object_type": object_type,
+        "ip_address": client_address(request),
+        "path": request.path[:_PATH_MAX],
+        "method": request.method or "",
+        "reason": (reason or default_reason(request))[:_REASON_MAX],
+    }
 
 
 def _object_id(patient_id, object_id) -> str:

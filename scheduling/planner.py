@@ -218,6 +218,7 @@ def due_between(plan_: Plan, start: datetime, end: datetime) -> tuple[int, int]:
     return visits, reminders
 
 
+@lru_cache(maxsize=1 << 16)  # a cohort's patients share treatment-end days; relativedelta is slow
 def _anchor(treatment_end: date, months: int) -> date:
     return treatment_end + relativedelta(months=months)
 

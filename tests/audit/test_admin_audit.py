@@ -50,7 +50,7 @@ def test_it_records_the_admin_list_and_history(admin_client, patient):
     assert admin_client.get(f"/admin/cohorts/patient/{patient.pk}/history/").status_code == 200
 
     listed, history = AuditEvent.objects.order_by("id")
-    assert (listed.action, listed.patient_id) == ("list", patient.pk)
+    assert (listed.action, listed.patient_ids) == ("list", [patient.pk])
     assert (history.action, history.object_type) == ("view", "patient_history")
     assert history.patient_id == patient.pk
 
@@ -90,6 +90,20 @@ def test_it_filters_the_audit_list_by_patient_and_by_user(
     assert [(e.username, e.patient_id) for e in both.context["cl"].result_list] == [
         ("alice", first.pk)
     ]
+
+
+def test_it_finds_the_lists_a_patient_was_on_by_patient(admin_client, alice, api, cohort_a):
+    with time_machine.travel("2026-02-01 12:00Z"):
+        first, second = PatientFactory(cohort=cohort_a), PatientFactory(cohort=cohort_a)
+    api(alice).get("/api/v1/patients/")
+    api(alice).get(f"/api/v1/patients/{second.pk}/")
+
+    response = admin_client.get(f"/admin/audit/auditevent/?patient__id__exact={first.pk}")
+
+    assert response.status_code == 200
+    [listed] = response.context["cl"].result_list
+    assert (listed.action, listed.patient_ids) == ("list", sorted([first.pk, second.pk]))
+    assert b"2 patients" in response.content
 
 
 def test_it_ignores_a_malformed_filter_value(admin_client):

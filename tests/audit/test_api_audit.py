@@ -39,7 +39,7 @@ def test_it_records_a_retrieve(api, alice, patient):
     assert event.at is not None
 
 
-def test_it_records_one_row_per_patient_on_the_listed_page(
+def test_it_records_a_listed_page_as_one_row_with_its_patients(
     api, alice, cohort_a, cohort_b, monkeypatch
 ):
     monkeypatch.setattr(PageNumberPagination, "page_size", 2)
@@ -52,12 +52,17 @@ def test_it_records_one_row_per_patient_on_the_listed_page(
     assert response.status_code == 200
     shown = [row["id"] for row in response.json()["results"]]
     assert len(shown) == 2
-    listed = events(action="list")
-    assert sorted(event.patient_id for event in listed) == sorted(shown)
-    assert {event.object_type for event in listed} == {"patient"}
-    assert {event.reason for event in listed} == {"api:patient-list list"}
+    [listed] = AuditEvent.objects.all()
+    assert listed.action == "list"
+    assert (listed.object_type, listed.reason) == ("patient", "api:patient-list list")
+    assert listed.patient_ids == sorted(shown)
+    assert listed.object_ids == [str(pk) for pk in shown]
+    assert listed.patient_id is None
     assert set(shown) <= {patient.pk for patient in mine}
-    assert AuditEvent.objects.count() == 2
+    for pk in shown:
+        assert list(AuditEvent.objects.about(pk)) == [listed]
+    (unshown,) = {patient.pk for patient in mine} - set(shown)
+    assert not AuditEvent.objects.about(unshown).exists()
 
 
 def test_it_records_nothing_for_an_empty_list(api, bob, cohort_b):
@@ -176,14 +181,14 @@ def test_it_records_nothing_for_a_bad_or_impossible_visit_action(api, alice, pat
     assert event.reason == "api:visit-cancel cancel"
 
 
-def test_it_records_one_row_per_visit_listed(api, alice, patient):
+def test_it_records_a_list_of_one_patients_visits_as_theirs(api, alice, patient):
     response = api(alice).get(f"/api/v1/visits/?patient={patient.pk}")
 
     assert response.status_code == 200
-    shown = {row["id"] for row in response.json()["results"]}
-    listed = events(action="list")
-    assert {int(event.object_id) for event in listed} == shown
-    assert {event.patient_id for event in listed} == {patient.pk}
+    shown = [row["id"] for row in response.json()["results"]]
+    [listed] = events(action="list")
+    assert listed.object_ids == [str(pk) for pk in shown]
+    assert (listed.patient_id, listed.patient_ids) == (patient.pk, [patient.pk])
 
 
 def test_it_records_the_client_address_from_remote_addr_only(api, alice, patient):
