@@ -68,7 +68,7 @@ def _past_visits(cursor, t, params) -> int:
     cursor.execute(
         f"""
         WITH past AS (
-            SELECT p.id AS patient_id, r.protocol_id, r.kind, d.due, r.window_days,
+            SELECT p.id AS patient_id, p.cohort_id, r.protocol_id, r.kind, d.due, r.window_days,
                    {_bucket("':v:', p.id, ':', r.id, ':', m.month")} AS b,
                    %(today)s::date - (d.due + r.window_days) AS ended_days_ago
             FROM {t["patient"]} p
@@ -99,11 +99,11 @@ def _past_visits(cursor, t, params) -> int:
             FROM past
         )
         INSERT INTO {t["visit"]} (
-            patient_id, protocol_id, kind, due_date, window_start, window_end, status,
+            patient_id, cohort_id, protocol_id, kind, due_date, window_start, window_end, status,
             booked_at, location, note, next_reminder_at, status_changed_at,
             status_changed_by_id, created_on, modified_on
         )
-        SELECT patient_id, protocol_id, kind, due, due - window_days, due + window_days,
+        SELECT patient_id, cohort_id, protocol_id, kind, due, due - window_days, due + window_days,
                status,
                CASE WHEN status IN ('completed', 'booked', 'missed') THEN appointment END,
                CASE WHEN status IN ('completed', 'booked', 'missed')

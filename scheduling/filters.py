@@ -9,7 +9,7 @@ from .overdue import overdue as visits_overdue
 
 class VisitFilter(django_filters.FilterSet):
     patient = patient_filter()
-    cohort = cohort_filter("patient__cohort")
+    cohort = cohort_filter("cohort")
     due_date = django_filters.DateFromToRangeFilter()
     overdue = django_filters.BooleanFilter(method="filter_overdue")
 

@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from cohorts.models import TIER_CHOICES, Patient
+from cohorts.models import TIER_CHOICES, Cohort, Patient
 from cohorts.risk import Tier
 from notifications.models import Message
 from notifications.validators import validate_sms_safe
@@ -241,6 +241,12 @@ class Visit(models.Model):
     DUE_SOON_DAYS = 14
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
+    # The patient's cohort, copied (on save, by planning, and when a patient moves: see
+    # scheduling.services.replan), so that a cohort's overdue visits are found from the
+    # partial indexes below without walking every patient of the cohort.
+    cohort = models.ForeignKey(
+        Cohort, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False
+    )
     protocol = models.ForeignKey(
         Protocol,
         null=True,
@@ -281,17 +287,19 @@ class Visit(models.Model):
         ordering = ["due_date", "kind", "id"]
         indexes = [
             models.Index(fields=["patient", "due_date"], name="visit_patient_due"),
-            # The overdue query: open visits whose window has ended.
+            # The overdue query: a cohort's open visits whose window has ended.
             models.Index(
-                fields=["window_end"],
+                fields=["cohort", "window_end"],
                 condition=Q(status__in=["planned", "booked", "missed"]),
                 name="visit_open_window_end",
             ),
             # Marked missed: overdue whatever their window.
-            models.Index(fields=["due_date"], condition=Q(status="missed"), name="visit_missed"),
-            # Due soon (the dashboard): open visits whose window starts in the next days.
             models.Index(
-                fields=["window_start"],
+                fields=["cohort", "due_date"], condition=Q(status="missed"), name="visit_missed"
+            ),
+            # Due soon (the dashboard): a cohort's open visits whose window starts soon.
+            models.Index(
+                fields=["cohort", "window_start"],
                 condition=Q(status__in=["planned", "booked"]),
                 name="visit_open_window_start",
             ),
@@ -315,6 +323,11 @@ class Visit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} visit due {self.due_date} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        if self.cohort_id is None:
+            self.cohort_id = self.patient.cohort_id
+        super().save(*args, **kwargs)
 
     def state_on(self, today: date) -> str:
         """Care-gap reading of the visit on `today`."""

@@ -1,7 +1,9 @@
 """Which visits are overdue or due soon, as queries PostgreSQL answers from an index.
 
 Overdue: marked missed, or still planned or booked after its window ended
-(the window's end before the cohort's own today: `cohorts.site_days`). The
+(the window's end before the cohort's own today: `cohorts.site_days`). Both
+are scoped by the visit's own cohort (`Visit.cohort`), which leads the partial
+indexes. The
 per-zone condition alone would make PostgreSQL read every visit; the bound
 below it (before the latest "today" of any zone) lets the partial index
 `visit_open_window_end` find the few ended windows among a cohort's 1.5
@@ -28,10 +30,10 @@ def overdue(cohorts, now: datetime | None = None) -> Q:
     todays = [timezone.localdate(now, ZoneInfo(cohort.timezone)) for cohort in cohorts]
     if not todays:
         return Q(pk__in=[])
-    zone = "patient__cohort__timezone"
+    zone = "cohort__timezone"
     ended = per_zone(cohorts, zone, lambda today, _: Q(window_end__lt=today), now)
     owed = Q(status__in=STILL_OWED, window_end__lt=max(todays)) & ended
-    return Q(status=Visit.Status.MISSED) | owed
+    return Q(cohort__in=cohorts) & (Q(status=Visit.Status.MISSED) | owed)
 
 
 def due_soon(cohorts, days: int = 14, now: datetime | None = None) -> Q:
@@ -41,7 +43,7 @@ def due_soon(cohorts, days: int = 14, now: datetime | None = None) -> Q:
     if not todays:
         return Q(pk__in=[])
     ahead = timedelta(days=days)
-    zone = "patient__cohort__timezone"
+    zone = "cohort__timezone"
     opening = per_zone(
         cohorts,
         zone,
@@ -49,4 +51,4 @@ def due_soon(cohorts, days: int = 14, now: datetime | None = None) -> Q:
         now,
     )
     bound = Q(window_start__gte=min(todays), window_start__lte=max(todays) + ahead)
-    return Q(status__in=STILL_OWED) & bound & opening
+    return Q(cohort__in=cohorts, status__in=STILL_OWED) & bound & opening

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from django.db import transaction
-from django.db.models import prefetch_related_objects
+from django.db.models import F, OuterRef, Subquery, prefetch_related_objects
 from django.utils import timezone
 
 from bulk_sql import writes
@@ -55,8 +55,17 @@ def replan(patients: Sequence[Patient], now: datetime | None = None) -> None:
     protocol = Protocol.objects.active()
     rules = protocol.rules_by_tier()
     plans = {patient.pk: plan_for(patient, protocol, rules, now) for patient in patients}
+    _follow_cohorts(patients)
     _sync_visits(patients, plans, protocol, timezone.localdate(now))
     _sync_series(patients, plans, protocol)
+
+
+def _follow_cohorts(patients) -> None:
+    """A patient moved to another cohort takes their visits along (`Visit.cohort`)."""
+    their_cohort = Patient.objects.filter(pk=OuterRef("patient_id")).values("cohort_id")
+    Visit.objects.filter(patient__in=patients).exclude(cohort_id=F("patient__cohort_id")).update(
+        cohort_id=Subquery(their_cohort)
+    )
 
 
 def _sync_visits(patients, plans, protocol: Protocol, today: date) -> None:
@@ -79,6 +88,7 @@ def _sync_visits(patients, plans, protocol: Protocol, today: date) -> None:
         fresh += [
             Visit(
                 patient=patient,
+                cohort_id=patient.cohort_id,
                 protocol=protocol,
                 kind=v.kind.value,
                 due_date=v.due_date,

@@ -42,11 +42,11 @@ class VisitViewSet(
     filterset_class = VisitFilter
 
     def get_queryset(self):
-        # By cohort through the join, not `patient__in=<the user's patients>`: PostgreSQL
-        # plans the join from the visits an index finds (the overdue list), the subquery not.
-        return Visit.objects.filter(
-            patient__cohort__in=cohorts_for(self.request.user)
-        ).select_related("protocol", "patient__cohort")
+        # By the visit's own cohort, not `patient__in=<the user's patients>`: the partial
+        # indexes lead with it, so the overdue list never walks the cohort's patients.
+        return Visit.objects.filter(cohort__in=cohorts_for(self.request.user)).select_related(
+            "protocol", "patient__cohort"
+        )
 
     def _act(self, request, serializer_class, move) -> Response:
         visit = self.get_object()

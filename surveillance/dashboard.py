@@ -91,8 +91,8 @@ def figures(user, now) -> list[dict]:
             ),
         ),
         _grouped(
-            Visit.objects.filter(visits_overdue | visits_due_soon, patient__cohort__in=cohorts),
-            "patient__cohort",
+            Visit.objects.filter(visits_overdue | visits_due_soon),
+            "cohort",
             visits_overdue=visits_overdue,
             visits_due_soon=visits_due_soon,
         ),

@@ -11,7 +11,7 @@ from cohorts.services import reassess_and_replan
 from scheduling import services
 from scheduling.models import Protocol, ReminderSeries, Visit
 from scheduling.tasks import replan_everyone
-from tests.factories import PatientFactory
+from tests.factories import CohortFactory, PatientFactory
 
 pytestmark = [pytest.mark.django_db]
 
@@ -153,3 +153,19 @@ def test_it_replans_everyone_on_a_new_protocol_version():
     future = patient.visits.filter(kind="clinic", due_date__gte=date(2026, 6, 1))
     assert future.first().due_date == date(2026, 9, 15)
     assert set(future.values_list("protocol__version", flat=True)) == {draft.version}
+
+
+@time_machine.travel("2026-06-01 12:00Z")
+def test_a_patient_moved_to_another_cohort_takes_every_visit_along():
+    patient = PatientFactory(tier="high")
+    kept = patient.visits.order_by("due_date").first()
+    kept.book(timezone.now() + timezone.timedelta(days=3), "Room 4")
+    other = CohortFactory()
+
+    patient.cohort = other
+    patient.save()
+    reassess_and_replan([patient])
+
+    cohorts = set(Visit.objects.filter(patient=patient).values_list("cohort_id", flat=True))
+    assert cohorts == {other.pk}
+    assert Visit.objects.get(pk=kept.pk).status == Visit.Status.BOOKED
