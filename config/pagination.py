@@ -3,8 +3,10 @@
 A deep page (`?page=400`) of a list that joins its related rows makes
 PostgreSQL join and sort every row before the OFFSET. Choosing the page's ids
 first walks only the index of the list's order (`patient_by_name` for
-patients), and the joins run for the fifty rows shown. Same pages, same
-order, same `count`/`next`/`previous` as DRF's PageNumberPagination.
+patients), and the joins run for the fifty rows shown. A page past the middle
+is read from the other end (the reversed order, a small OFFSET), so the last
+page costs what the first does. Same pages, same order, same
+`count`/`next`/`previous` as DRF's PageNumberPagination.
 """
 
 from django.core.paginator import Paginator
@@ -21,8 +23,15 @@ class IdsFirstPaginator(Paginator):
         top = bottom + self.per_page
         if top + self.orphans >= self.count:
             top = self.count
-        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
-        return self._get_page(list(self.object_list.filter(pk__in=ids)), number, self)
+        return self._get_page(
+            list(self.object_list.filter(pk__in=self._ids(bottom, top))), number, self
+        )
+
+    def _ids(self, bottom: int, top: int) -> list:
+        ids = self.object_list.values_list("pk", flat=True)
+        if not self.object_list.ordered or bottom <= self.count - top:
+            return list(ids[bottom:top])
+        return list(ids.reverse()[self.count - top : self.count - bottom])
 
 
 class IdsFirstPagination(PageNumberPagination):

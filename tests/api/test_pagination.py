@@ -25,3 +25,24 @@ def test_every_page_holds_the_next_rows_in_the_lists_order(api, alice, cohort_a,
     assert body["count"] == 7
     listed = [row for page in pages for row in page]
     assert listed == sorted((name, f"P{n}") for n, name in enumerate(names))
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 4, 5, 13])
+def test_pages_past_the_middle_read_from_the_end_hold_the_same_rows(
+    api, alice, cohort_a, monkeypatch, page_size
+):
+    """Ties in name are broken by id, from either end."""
+    monkeypatch.setattr(PageNumberPagination, "page_size", page_size)
+    patients = [
+        PatientFactory(cohort=cohort_a, last_name="Same", first_name="Name") for _ in range(6)
+    ]
+    patients += [PatientFactory(cohort=cohort_a, last_name=f"N{n % 3}") for n in range(7)]
+    expected = [p.pk for p in sorted(patients, key=lambda p: (p.last_name, p.first_name, p.pk))]
+
+    listed, url = [], "/api/v1/patients/"
+    while url:
+        body = api(alice).get(url).json()
+        listed += [row["id"] for row in body["results"]]
+        url = body["next"]
+
+    assert listed == expected
