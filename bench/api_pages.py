@@ -18,6 +18,7 @@ EXPLAIN ANALYZE of the slowest statement. See bench/README.md for what it prints
 
 import argparse
 import io
+import json
 import math
 import os
 import random
@@ -62,6 +63,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--patients", type=int, default=100_000, help="default: 100000")
     parser.add_argument("--batch-size", type=int, default=1_000, help="enrolment batch size")
     parser.add_argument("--cohorts", type=int, default=10, help="cohorts (default: 10)")
+    parser.add_argument(
+        "--summary-json", action="store_true", help="end with one SUMMARY-JSON line (goals.py)"
+    )
     parser.add_argument(
         "--coordinator-cohorts",
         type=int,
@@ -463,6 +467,13 @@ def run(args: argparse.Namespace, url: str) -> None:
 
     print()
     print(f"Peak memory (max RSS): {max_rss_mib():.0f} MiB")
+    if args.summary_json:
+        summary = [
+            {"user": role, "endpoint": label, "p50": f["p50"], "p95": f["p95"]}
+            | {"ok": set(f["statuses"]) == {200}}
+            for role, label, f in results
+        ]
+        print("SUMMARY-JSON " + json.dumps({"patients": args.patients, "rows": summary}))
 
 
 def main() -> None:

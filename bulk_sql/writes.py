@@ -8,6 +8,8 @@ databases (SQLite in development) the same calls fall back to Django's own
 bulk methods.
 """
 
+from collections.abc import Sequence
+
 from django.db import connections, router
 from django.db.models import Model
 
@@ -60,34 +62,68 @@ def _all_same(values: list) -> bool:
     )
 
 
-def update(objs: list[Model], fields: list[str]) -> None:
-    """Write `fields` of these saved instances of one model, each row its own values.
+def update(
+    objs: list[Model], fields: list[str], *, match: Sequence[str] = (), where: dict | None = None
+) -> list:
+    """Write `fields` of these saved instances of one model, each row its own values;
+    returns the primary keys of the rows written.
 
-    Like ``bulk_update`` (no ``save()``, no signals, auto_now not applied).
+    Like ``bulk_update`` (no ``save()``, no signals, auto_now not applied). A
+    row is written only if its stored `match` fields still equal the
+    instance's and its stored `where` fields equal the values given (a guard:
+    a row that changed hands meanwhile is left alone).
     """
     if not objs:
-        return
+        return []
     model = type(objs[0])
+    where = where or {}
     connection = _connection(model)
     if connection.vendor != "postgresql":
-        model.objects.bulk_update(objs, fields)
-        return
+        return _update_each(objs, fields, match, where)
     pk = model._meta.pk
-    columns = [model._meta.get_field(name) for name in fields]
+    columns = [model._meta.get_field(name) for name in [*fields, *match]]
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = new.c{n}" for n, field in enumerate(columns))
+    assignments = ", ".join(
+        f"{quote(field.column)} = new.c{n}" for n, field in enumerate(columns[: len(fields)])
+    )
+    guards = [
+        f"row.{quote(field.column)} = new.c{n}"
+        for n, field in enumerate(columns)
+        if n >= len(fields)
+    ]
+    constants = [(model._meta.get_field(name), value) for name, value in where.items()]
+    guards += [f"row.{quote(field.column)} = %s" for field, _ in constants]
     arrays = ", ".join(f"%s::{_column_type(field, connection)}[]" for field in [pk, *columns])
     aliases = ", ".join(f"c{n}" for n in range(len(columns)))
     sql = (
         f"UPDATE {quote(model._meta.db_table)} AS row SET {assignments} "
-        f"FROM unnest({arrays}) AS new(id, {aliases}) WHERE row.{quote(pk.column)} = new.id"
+        f"FROM unnest({arrays}) AS new(id, {aliases}) "
+        f"WHERE {' AND '.join([f'row.{quote(pk.column)} = new.id', *guards])} "
+        f"RETURNING row.{quote(pk.column)}"
     )
     params = [[obj.pk for obj in objs]] + [
         [field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in objs]
         for field in columns
     ]
+    params += [field.get_db_prep_save(value, connection) for field, value in constants]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _update_each(objs: list[Model], fields: list[str], match: Sequence[str], where: dict) -> list:
+    """`update` on databases without arrays: Django's bulk_update, or a guarded UPDATE a row."""
+    model = type(objs[0])
+    if not match and not where:
+        model.objects.bulk_update(objs, fields)
+        return [obj.pk for obj in objs]
+    written = []
+    for obj in objs:
+        guard = {name: getattr(obj, name) for name in match} | where
+        values = {name: getattr(obj, name) for name in fields}
+        if model.objects.filter(pk=obj.pk, **guard).update(**values):
+            written.append(obj.pk)
+    return written
 
 
 def _column_type(field, connection) -> str:

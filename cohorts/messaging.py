@@ -64,11 +64,21 @@ def sender(contact: Contact) -> hooks.Sender | None:
 
 
 @hooks.checks_sends
-def still_wanted(message: Message) -> hooks.SendCheck | None:
+def still_wanted(messages: list[Message]) -> dict[int, hooks.SendCheck]:
     """A patient who left follow-up gets nothing more; a pause holds routine messages."""
-    patient = patient_of(message)
-    if patient is None:
-        return None
+    patient_type = _patient_type().pk
+    about = {m.pk: m.subject_id for m in messages if m.subject_type_id == patient_type}
+    patients = Patient.objects.only("is_active", "reminders_paused_until").in_bulk(
+        set(about.values())
+    )
+    return {
+        message_id: _still_wanted(patients[patient_id])
+        for message_id, patient_id in about.items()
+        if patient_id in patients
+    }
+
+
+def _still_wanted(patient: Patient) -> hooks.SendCheck:
     if not patient.is_active:
         return hooks.SendCheck(cancel="The patient is no longer followed up.")
     return hooks.SendCheck(paused_until=patient.reminders_paused_until)

@@ -10,7 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from audit.mixins import AuditedViewSetMixin
-from notifications import dispatch
+from notifications import claim
 from notifications.models import Message
 
 from . import messaging
@@ -115,7 +115,7 @@ class PatientViewSet(
             if refusal:
                 return Response(refusal, status=status.HTTP_409_CONFLICT)
             message = messaging.queue(patient, "check_in", f"check_in:{patient.pk}:{uuid.uuid4()}")
-            decision = dispatch.decide(
+            decision = claim.decide(
                 message, patient.contact, timezone.now(), patient.reminders_paused_until
             )
         body = {

@@ -368,6 +368,10 @@ SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 6, minimum=1)
 SMS_LEASE_SECONDS = env_int("SMS_LEASE_SECONDS", 300, minimum=1)
 # The first retry waits about this long; each further one doubles it (max an hour).
 SMS_RETRY_BASE_SECONDS = env_int("SMS_RETRY_BASE_SECONDS", 30, minimum=1)
+# Dispatch: due messages go to the workers SMS_DISPATCH_BATCH ids per task; a worker
+# process sends a batch over SMS_SEND_THREADS concurrent HTTP requests.
+SMS_DISPATCH_BATCH = env_int("SMS_DISPATCH_BATCH", 50, minimum=1)
+SMS_SEND_THREADS = env_int("SMS_SEND_THREADS", 8, minimum=1)
 if SMS_WEEKLY_CAP < SMS_DAILY_CAP:
     raise ImproperlyConfigured("SMS_WEEKLY_CAP must be at least SMS_DAILY_CAP")
 if SMS_LEASE_SECONDS < 3 * TWILIO_TIMEOUT_SECONDS:

@@ -13,6 +13,7 @@ caller may do next:
 
 import logging
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,9 +92,16 @@ class TwilioBackend:
     """The official `twilio` SDK; TWILIO_API_BASE_URL may point it at a fake."""
 
     def __init__(self):
-        from .twilio_client import build_client
+        self._local = threading.local()
 
-        self.client = build_client()
+    @property
+    def client(self):
+        """This thread's client: each sending thread keeps its own connection pool."""
+        if not hasattr(self._local, "client"):
+            from .twilio_client import build_client
+
+            self._local.client = build_client()
+        return self._local.client
 
     def _sender(self) -> dict:
         if settings.TWILIO_MESSAGING_SERVICE_SID:

@@ -17,6 +17,7 @@ before is better than not sending at all.
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
@@ -28,28 +29,39 @@ FAILURES_TO_OPEN = 5
 FIRST_COOL_OFF = timedelta(seconds=30)
 LONGEST_COOL_OFF = timedelta(minutes=5)
 PROBE_LEASE = timedelta(seconds=60)
+# How long the others wait while one worker probes.
+PROBE_WAIT = timedelta(seconds=5)
 FAILURES, OPEN_UNTIL, COOL_OFF, PROBE, SINCE = (
     f"sms-circuit:{name}" for name in ("failures", "open-until", "cool-off", "probe", "since")
 )
 _KEEP = 24 * 3600  # the circuit's keys outlive any outage worth the name
 
 
-def hold_until(now: datetime | None = None) -> datetime | None:
-    """When a message may try again, or None to send now (closed, or this worker probes)."""
+@dataclass(frozen=True)
+class Gate:
+    hold_until: datetime | None = None
+    """When messages may try again; None: they may go now."""
+    probe: bool = False
+    """The circuit is half-open and this worker probes: one message only."""
+
+
+def gate(now: datetime | None = None) -> Gate:
+    """Whether messages may go now: closed, open (until when), or half-open with this worker
+    probing."""
     now = now or timezone.now()
     try:
         failures = cache.get(FAILURES, 0)
         if failures < FAILURES_TO_OPEN:
-            return None
+            return Gate()
         open_until = cache.get(OPEN_UNTIL)
         if open_until is not None and now < open_until:
-            return open_until
+            return Gate(hold_until=open_until)
         if cache.add(PROBE, now.isoformat(), PROBE_LEASE.total_seconds()):
-            return None  # this worker probes
-        return now + timedelta(seconds=5)
+            return Gate(probe=True)
+        return Gate(hold_until=now + PROBE_WAIT)
     except Exception:
         logger.warning("SMS circuit not checked: the cache is unreachable")
-        return None
+        return Gate()
 
 
 def record_failure(now: datetime | None = None) -> None:

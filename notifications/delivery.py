@@ -87,6 +87,13 @@ def apply_early_status(sid: str) -> None:
         early.delete()
 
 
+def apply_early_statuses(sids: list[str]) -> None:
+    """`apply_early_status` for many sids: one query when no callback came first."""
+    early = EarlyStatus.objects.filter(provider_sid__in=sids).values_list("provider_sid", flat=True)
+    for sid in list(early):
+        apply_early_status(sid)
+
+
 def _flag_number(contact_id: int, code: str) -> None:
     if code == UNSUBSCRIBED:
         Contact.objects.filter(pk=contact_id, opted_out_at__isnull=True).update(

@@ -1,43 +1,49 @@
-"""Sending one queued message, safely, from any number of workers.
+"""Sending queued messages, safely, from any number of workers, a batch at a time.
 
-1. Claim (one transaction): lock the message (SKIP LOCKED) and its contact
-   (so two workers cannot both spend the number's daily budget), check
-   consent, opt-out, the number, the send-time checks the apps above
-   registered (still wanted? paused?), quiet hours and the frequency cap.
-   Either defer it (new send_after), give up (undeliverable, cancelled), or
-   mark it `sending` with a lease and commit.
-2. Send through the backend. The sender's rate slot is taken before the
-   claim, so the claim's checks still hold when the message leaves; a last
-   look under a lock on the contact, held until the provider answers, makes
-   a STOP handled meanwhile wait for this send or stop it (never a message
-   after STOP is acknowledged), and keeps a send that could land after
-   21:00 for the morning.
-3. Record the outcome with a conditional update on (id, status, attempts):
-   if the lease expired meanwhile and reconciliation took the row, ours is
-   a no-op.
+1. Claim (`claim.claim_many`, one transaction for the batch): lock the
+   messages and their contacts, check the rules; defer, give up, or mark
+   `sending` with a lease and commit.
+2. Send through the backend, several at once (SMS_SEND_THREADS threads, one
+   HTTP connection pool per thread). The sender's rate slots are taken
+   before the claim, so the claim's checks still hold when the messages
+   leave; a last look under a lock on the batch's contacts, held until the
+   provider has answered for all of them, makes a STOP handled meanwhile wait
+   for this send or stop it (never a message after STOP is acknowledged),
+   and keeps a send that could land after 21:00 for the morning.
+3. Record the outcomes with a conditional update on (id, status, attempts),
+   the sent ones in one statement: if the lease expired meanwhile and
+   reconciliation took a row, ours is a no-op for it.
 
-A worker killed between 2 and 3 leaves the row `sending`; once its lease
-expires, `reconcile_stale` asks the provider whether it went out before any
-retry. Ambiguous provider errors (timeouts, 5xx) take the same road.
+A worker killed between 2 and 3 leaves the rows `sending`; once their lease
+expires, `reconcile.reconcile_stale` asks the provider whether they went
+before any retry. Ambiguous provider errors (timeouts, 5xx) take the same
+road.
 """
 
 import logging
+import math
+import os
 import random
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import circuit, delivery, hooks, policy
+from bulk_sql import writes
+
+from . import circuit, delivery, policy
 from .backends import INVALID_NUMBERS, UNSUBSCRIBED, TransportError, get_backend
+from .claim import claim_many
 from .models import Contact, Message
-from .sender_rate import sender_key, wait_for_slot
+from .sender_rate import sender_key, take_slots
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
+SENT_FIELDS = ["status", "provider_sid", "sent_at", "error", "error_code", "lease_expires_at"]
 
 
 # A queued message whose wake-up went out this long ago without effect is woken again
@@ -62,60 +68,123 @@ def take_wake_ups(now: datetime, limit: int = 1000) -> list[int]:
 
 def send(message_id: int) -> str:
     """Claim, send and record one message; returns what happened."""
-    held_until = circuit.hold_until()
-    if held_until is not None:
-        return _hold_for_outage(message_id, held_until)
-    try:
-        wait_for_slot(sender_key(), max_wait=settings.SMS_LEASE_SECONDS / 3)
-    except Exception as exc:  # the shared cache is down, or the sender stayed busy
-        logger.warning("No sending slot for message %s: %s", message_id, exc)
-        return _wake_again(message_id)
-    message = claim(message_id, timezone.now())
-    if message is None:
-        return "not claimable"
-    return send_claimed(message)
+    return send_many([message_id])[message_id]
+
+
+def send_many(ids: list[int]) -> dict[int, str]:
+    """Claim, send and record these messages; returns what happened to each, by id."""
+    outcomes = dict.fromkeys(ids, "not claimable")
+    gate = circuit.gate()
+    if gate.hold_until is not None:
+        return outcomes | _hold_for_outage(ids, gate.hold_until)
+    if gate.probe:  # the provider may be back: one message finds out, the rest wait
+        ids, waiting = ids[:1], ids[1:]
+        outcomes |= _hold_for_outage(waiting, timezone.now() + circuit.PROBE_WAIT)
+    while ids:
+        try:
+            granted = take_slots(sender_key(), len(ids), max_wait=settings.SMS_LEASE_SECONDS / 3)
+        except Exception as exc:  # the shared cache is down, or the sender stayed busy
+            logger.warning("No sending slot for messages %s: %s", ids, exc)
+            return outcomes | _wake_again(ids)
+        batch, ids = ids[:granted], ids[granted:]
+        outcomes |= send_claimed_many(claim_many(batch, timezone.now()))
+    return outcomes
 
 
 def send_claimed(message: Message) -> str:
     """Send a message `claim` marked `sending`, and record the outcome."""
-    try:
-        with transaction.atomic():
-            stopped = _last_look(message, timezone.now())
-            if stopped:
-                return stopped
-            sid = get_backend().send(message)
-    except TransportError as exc:
-        if exc.outage:
-            circuit.record_failure()
+    return send_claimed_many([message])[message.pk]
+
+
+def send_claimed_many(messages: list[Message]) -> dict[int, str]:
+    """Send messages `claim_many` marked `sending`, and record the outcomes, by id."""
+    if not messages:
+        return {}
+    with transaction.atomic():
+        going, outcomes = _last_look(messages, timezone.now())
+        answers = _transmit(going)
+    sent = []
+    for message, answer in zip(going, answers, strict=True):
+        if isinstance(answer, TransportError):
+            _count_for_circuit(answer)
+            outcomes[message.pk] = _record_failure(message, answer)
         else:
-            circuit.record_success()  # the provider answered: it is up
-        return _record_failure(message, exc)
-    circuit.record_success()
-    _record_sent(message, sid)
-    return "sent"
+            sent.append((message, answer))
+    if sent:
+        circuit.record_success()
+        outcomes |= _record_sent_many(sent)
+    return outcomes
 
 
-def _wake_again(message_id: int) -> str:
-    """No sending slot (nothing claimed): the next dispatch tick wakes the message again."""
-    Message.objects.filter(pk=message_id, status=Status.QUEUED).update(
+def _count_for_circuit(exc: TransportError) -> None:
+    if exc.outage:
+        circuit.record_failure()
+    else:
+        circuit.record_success()  # the provider answered: it is up
+
+
+def _transmit(messages: list[Message]) -> list:
+    """Each message's provider sid, or the TransportError it raised, in order."""
+    if len(messages) == 1:
+        return [_send_one(messages[0])]
+    return list(_senders().map(_send_one, messages))
+
+
+def _send_one(message: Message):
+    try:
+        return get_backend().send(message)
+    except TransportError as exc:
+        return exc
+    except Exception as exc:  # a defect, not the provider: it may have gone, so look it up
+        logger.exception("Sending message %s failed unexpectedly", message.pk)
+        return TransportError(f"unexpected error: {exc}", ambiguous=True, outage=False)
+
+
+@cache
+def _senders() -> ThreadPoolExecutor:
+    """This process's sending threads, made on first use (a forked child makes its own)."""
+    return ThreadPoolExecutor(settings.SMS_SEND_THREADS, thread_name_prefix="sms-send")
+
+
+os.register_at_fork(after_in_child=_senders.cache_clear)
+
+
+def _wake_again(ids: list[int]) -> dict[int, str]:
+    """No sending slot (nothing claimed): the next dispatch tick wakes the messages again."""
+    Message.objects.filter(pk__in=ids, status=Status.QUEUED).update(
         woken_at=None, modified_on=timezone.now()
     )
-    return "no sending slot"
+    return dict.fromkeys(ids, "no sending slot")
 
 
-def _last_look(message: Message, now: datetime) -> str:
-    """Lock the contact until the transaction ends (after the provider's answer) and look
-    once more: an opt-out that came in since the claim stops the message, and one that
-    comes in now waits for this send. Empty when the message may go."""
-    if message.contact_id is None:
-        return ""
-    contact = Contact.objects.select_for_update(no_key=True).get(pk=message.contact_id)
+def _last_look(messages: list[Message], now: datetime) -> tuple[list[Message], dict[int, str]]:
+    """Lock the contacts until the transaction ends (after the provider's answers) and look
+    once more: an opt-out that came in since the claim stops a message, and one that
+    comes in now waits for this send. Returns the messages that may go, and what
+    happened to the others."""
+    ids = {message.contact_id for message in messages} - {None}
+    contacts = Contact.objects.select_for_update(no_key=True).order_by("pk").in_bulk(ids)
+    # The requests may take up to the client timeout each, a thread's share of the batch
+    # one after another: they must still land before 21:00.
+    rounds = math.ceil(len(messages) / settings.SMS_SEND_THREADS)
+    landing = now + timedelta(seconds=settings.TWILIO_TIMEOUT_SECONDS * rounds)
+    going, outcomes = [], {}
+    for message in messages:
+        contact = contacts.get(message.contact_id)
+        stopped = _stopped(message, contact, landing) if contact else ""
+        if stopped:
+            outcomes[message.pk] = stopped
+        else:
+            going.append(message)
+    return going, outcomes
+
+
+def _stopped(message: Message, contact: Contact, landing: datetime) -> str:
+    """Why the message may not go after all ("" when it may), recorded on its row."""
     refused = contact.refusal()
     if refused:
         _record(message, status=Status.UNDELIVERABLE, error=refused, lease_expires_at=None)
         return "undeliverable"
-    # The request may take up to the client timeout: it must still land before 21:00.
-    landing = now + timedelta(seconds=settings.TWILIO_TIMEOUT_SECONDS)
     allowed = policy.earliest_send(landing, contact.timezone, exempt=True).send_at
     if allowed > landing:
         _record(
@@ -131,12 +200,49 @@ def _last_look(message: Message, now: datetime) -> str:
     return ""
 
 
-def _hold_for_outage(message_id: int, until: datetime) -> str:
-    """The provider is down: the message waits for the circuit, spending no attempt."""
-    Message.objects.filter(pk=message_id, status=Status.QUEUED, send_after__lt=until).update(
+def _hold_for_outage(ids: list[int], until: datetime) -> dict[int, str]:
+    """The provider is down: the messages wait for the circuit, spending no attempt."""
+    Message.objects.filter(pk__in=ids, status=Status.QUEUED, send_after__lt=until).update(
         send_after=until, hold_reason="provider_outage", woken_at=None, modified_on=timezone.now()
     )
-    return "held: provider outage"
+    return dict.fromkeys(ids, "held: provider outage")
+
+
+def _record_sent_many(sent: list[tuple[Message, str]]) -> dict[int, str]:
+    """Record the provider's sids, in one statement unless a sid is already held
+    (reconciliation's guess: `_record_sent` sorts that out, one by one)."""
+    sids = [sid for _, sid in sent]
+    held = set(Message.objects.filter(provider_sid__in=sids).values_list("provider_sid", flat=True))
+    plain = [(message, sid) for message, sid in sent if sid not in held]
+    outcomes = {message.pk: "sent" for message, _ in sent}
+    for message, sid in sent:
+        if sid in held:
+            _record_sent(message, sid)
+    try:
+        with transaction.atomic():
+            written = set(_write_sent(plain))
+    except IntegrityError:  # a sid taken by reconciliation since we looked
+        for message, sid in plain:
+            _record_sent(message, sid)
+        return outcomes
+    for message, _ in plain:
+        if message.pk not in written:
+            logger.warning("Message %s changed hands before its outcome was recorded", message.pk)
+    delivery.apply_early_statuses([sid for message, sid in plain if message.pk in written])
+    return outcomes
+
+
+def _write_sent(sent: list[tuple[Message, str]]) -> list[int]:
+    now = timezone.now()
+    for message, sid in sent:
+        message.status, message.provider_sid, message.sent_at = Status.SENT, sid, now
+        message.error = message.error_code = ""
+        message.lease_expires_at = None
+        message.modified_on = now
+    rows = [message for message, _ in sent]
+    return writes.update(
+        rows, [*SENT_FIELDS, "modified_on"], match=["attempts"], where={"status": Status.SENDING}
+    )
 
 
 @transaction.atomic
@@ -157,7 +263,9 @@ def _record_sent(message: Message, sid: str) -> None:
             "Message %s held sid %s of message %s: looked up again", holder.pk, sid, message.pk
         )
         status = holder.status
-        _save(holder, provider_sid=None, status=Status.SENDING, lease_expires_at=timezone.now())
+        holder.save_fields(
+            provider_sid=None, status=Status.SENDING, lease_expires_at=timezone.now()
+        )
     if _record(
         message,
         status=status,
@@ -168,94 +276,6 @@ def _record_sent(message: Message, sid: str) -> None:
         lease_expires_at=None,
     ):
         delivery.apply_early_status(sid)
-
-
-@transaction.atomic
-def claim(message_id: int, now: datetime) -> Message | None:
-    message = (
-        Message.objects.select_for_update(skip_locked=True)
-        .filter(pk=message_id, status=Status.QUEUED, send_after__lte=now)
-        .first()
-    )
-    if message is None:
-        return None
-    if message.expires_at is not None and now >= message.expires_at:
-        reason = f"Not sent within its useful life (until {message.expires_at:%Y-%m-%d %H:%M} UTC)."
-        _save(message, status=Status.EXPIRED, error=reason, send_after=None)
-        return None
-    if message.contact_id is None:
-        # A staff alert (the on-call number): no consent, cap or quiet hours.
-        return _start_sending(message, now)
-    contact = Contact.objects.select_for_update().get(pk=message.contact_id)
-    refused = contact.refusal()
-    if refused:
-        _save(message, status=Status.UNDELIVERABLE, error=refused, send_after=None)
-        return None
-    check = hooks.check_send(message)
-    if check.cancel:
-        _save(message, status=Status.CANCELLED, error=check.cancel[:300], send_after=None)
-        return None
-    decision = decide(message, contact, now, check.paused_until)
-    if decision.send_at > now:
-        # Held back: woken again when its new time comes, not before.
-        _save(message, send_after=decision.send_at, hold_reason=decision.reason, woken_at=None)
-        return None
-    message.to_number = contact.number
-    return _start_sending(message, now)
-
-
-def _start_sending(message: Message, now: datetime) -> Message:
-    _save(
-        message,
-        to_number=message.to_number,
-        status=Status.SENDING,
-        attempts=message.attempts + 1,
-        attempt_started_at=now,
-        lease_expires_at=now + timedelta(seconds=settings.SMS_LEASE_SECONDS),
-        hold_reason="",
-    )
-    return message
-
-
-def decide(message: Message, contact: Contact, now: datetime, paused_until=None) -> policy.Decision:
-    """When the rules let this message go (the contact's row should be locked)."""
-    held_by_cap = message.counts_against_cap and not message.time_critical
-    sent_at = _routine_sends(contact, message, now) if held_by_cap else []
-    return policy.earliest_send(
-        now,
-        contact.timezone,
-        routine_sent_at=sent_at,
-        cap=policy.Cap(settings.SMS_DAILY_CAP, settings.SMS_WEEKLY_CAP),
-        exempt=not message.counts_against_cap,
-        paused_until=paused_until if message.kind != "reply" else None,
-    )
-
-
-def _routine_sends(contact: Contact, message: Message, now: datetime) -> list[datetime]:
-    """When the number's routine SMS of the past week went, or started to go.
-
-    A message another worker is sending right now (`sending`, not yet
-    `sent_at`) counts from when its attempt started: otherwise two workers
-    could each pass the cap between one's claim and its record. One query, so
-    one snapshot: asked as two, a message recorded `sent` between them was in
-    neither (seen at scale: two reminders to a shared number at once).
-    """
-    since = now - policy.WEEK
-    routine = contact.messages.filter(
-        direction=Message.Direction.OUTBOUND, urgent=False, is_reply=False
-    ).exclude(pk=message.pk)
-    went = Q(sent_at__gt=since) | Q(status=Status.SENDING, attempt_started_at__gt=since)
-    return list(
-        routine.filter(went)
-        .annotate(moment=Coalesce("sent_at", "attempt_started_at"))
-        .values_list("moment", flat=True)
-    )
-
-
-def _save(message: Message, **fields) -> None:
-    for name, value in fields.items():
-        setattr(message, name, value)
-    message.save(update_fields=[*fields, "modified_on"])
 
 
 def _record(message: Message, **fields) -> bool:
@@ -308,12 +328,6 @@ def backoff_for_age(age: timedelta) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
-def backoff(attempts: int) -> timedelta:
-    """Exponential with jitter: about 30 s, 1 min, 2 min ... capped at an hour."""
-    ceiling = min(settings.SMS_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), 3600)
-    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
-
-
 @transaction.atomic
 def _give_up(message: Message, exc: TransportError) -> None:
     status = _mark_number(message.contact_id, exc.code) if message.contact_id else Status.FAILED
@@ -335,69 +349,3 @@ def _mark_number(contact_id: int, code: str) -> str:
         contact.save(update_fields=["invalid_at", "invalid_reason", "modified_on"])
         return Status.UNDELIVERABLE
     return Status.FAILED
-
-
-def reconcile_stale(now: datetime, limit: int = 200) -> dict:
-    """Settle `sending` rows whose lease expired: sent at the provider, or queue again."""
-    counts = {"found_sent": 0, "requeued": 0, "failed": 0, "unknown": 0, "errors": 0}
-    stale = Message.objects.filter(status=Status.SENDING, lease_expires_at__lte=now)
-    for message_id in stale.order_by("lease_expires_at").values_list("pk", flat=True)[:limit]:
-        try:
-            counts[_reconcile(message_id, now)] += 1
-        except Exception:
-            # One bad row must not stop the others from being settled: push it back.
-            logger.exception("Reconciling message %s failed; retrying it later", message_id)
-            Message.objects.filter(pk=message_id, status=Status.SENDING).update(
-                lease_expires_at=now + timedelta(seconds=settings.SMS_LEASE_SECONDS)
-            )
-            counts["errors"] += 1
-    return counts
-
-
-@transaction.atomic
-def _reconcile(message_id: int, now: datetime) -> str:
-    message = (
-        Message.objects.select_for_update(skip_locked=True)
-        .filter(pk=message_id, status=Status.SENDING, lease_expires_at__lte=now)
-        .first()
-    )
-    if message is None:
-        return "unknown"
-    since = message.attempt_started_at - timedelta(minutes=1)
-    try:
-        sids = get_backend().find_sent(message, since)
-    except TransportError:
-        _save(message, lease_expires_at=now + timedelta(seconds=settings.SMS_LEASE_SECONDS))
-        return "unknown"
-    taken = set(
-        Message.objects.filter(provider_sid__in=sids).values_list("provider_sid", flat=True)
-    )
-    sid = next((sid for sid in sids if sid not in taken), None)
-    if sid:
-        _save(
-            message,
-            status=Status.SENT,
-            provider_sid=sid,
-            sent_at=message.attempt_started_at,
-            lease_expires_at=None,
-            error="",
-            error_code="",
-        )
-        delivery.apply_early_status(sid)
-        return "found_sent"
-    if message.attempts >= settings.SMS_MAX_ATTEMPTS:
-        _save(
-            message,
-            status=Status.FAILED,
-            lease_expires_at=None,
-            error=f"Gave up after {message.attempts} attempts: {message.error}"[:300],
-        )
-        return "failed"
-    _save(
-        message,
-        status=Status.QUEUED,
-        send_after=now + backoff(message.attempts),
-        woken_at=None,
-        lease_expires_at=None,
-    )
-    return "requeued"

@@ -10,7 +10,8 @@ This app knows phone numbers, not patients. The apps that do register here:
   whose it is (a lesion report raises its flag at once).
 - send-time checks: "is this message still wanted, and may it go now" (the
   patient left follow-up, the visit was rebooked, reminders are paused). Each
-  gets the claimed message and returns a `SendCheck`, or None for no opinion.
+  gets the messages claimed together and returns a `SendCheck` for those it has
+  a say on, by message id (one query for a batch, not one per message).
 - the sender: who a number belongs to and what the care team's answers say
   (the subject of an inbound message, the site and phone in a HELP answer).
 
@@ -46,7 +47,7 @@ class Sender:
 
 
 ReplyHandler = Callable[[Message], str]
-SendCheckFn = Callable[[Message], SendCheck | None]
+SendCheckFn = Callable[[list[Message]], dict[int, SendCheck]]
 SenderFn = Callable[[Contact], Sender | None]
 
 _reply_handlers: list[ReplyHandler] = []
@@ -89,17 +90,21 @@ def unclaimed_handlers() -> list[ReplyHandler]:
     return list(_unclaimed_handlers)
 
 
-def check_send(message: Message) -> SendCheck:
-    """Every registered check's say, combined: any cancel wins, the longest pause holds."""
-    cancel, paused_until = "", None
+def check_sends(messages: list[Message]) -> dict[int, SendCheck]:
+    """Every registered check's say on each message, by id, combined: any cancel wins, the
+    longest pause holds. Messages no check has a say on are left out."""
+    combined: dict[int, SendCheck] = {}
     for check in _send_checks:
-        verdict = check(message)
-        if verdict is None:
-            continue
-        cancel = cancel or verdict.cancel
-        if verdict.paused_until and (paused_until is None or verdict.paused_until > paused_until):
-            paused_until = verdict.paused_until
-    return SendCheck(cancel, paused_until)
+        for message_id, verdict in check(messages).items():
+            combined[message_id] = _combine(combined.get(message_id), verdict)
+    return combined
+
+
+def _combine(first: SendCheck | None, second: SendCheck) -> SendCheck:
+    if first is None:
+        return second
+    pauses = [day for day in (first.paused_until, second.paused_until) if day]
+    return SendCheck(first.cancel or second.cancel, max(pauses, default=None))
 
 
 def sender(contact: Contact | None) -> Sender:

@@ -230,6 +230,12 @@ class Message(models.Model):
     def counts_against_cap(self) -> bool:
         return not (self.urgent or self.is_reply)
 
+    def save_fields(self, **fields) -> None:
+        """Set these fields and save them (with modified_on) only."""
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.save(update_fields=[*fields, "modified_on"])
+
 
 class EarlyStatus(models.Model):
     """A delivery callback for a sid no message carries yet.

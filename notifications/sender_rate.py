@@ -19,17 +19,29 @@ class NoSlot(Exception):
     """The sender stayed busy for longer than the caller can wait."""
 
 
-def wait_for_slot(
+def wait_for_slot(sender: str, per_second: int | None = None, max_wait: float = 60.0, **clocks):
+    """Block until this sender may send one more message this second (NoSlot after max_wait)."""
+    take_slots(sender, 1, per_second, max_wait, **clocks)
+
+
+def take_slots(
     sender: str,
+    wanted: int,
     per_second: int | None = None,
     max_wait: float = 60.0,
     clock=time.time,
     sleep=time.sleep,
-):
-    """Block until this sender may send one more message this second (NoSlot after max_wait)."""
+) -> int:
+    """Take up to `wanted` of this sender's slots in the current second, waiting for the
+    next second while none is free; returns how many were taken (at least one; all of
+    them when there is no limit). NoSlot after max_wait.
+
+    The count is raised by `wanted` in one step, and what it overshoots the limit by
+    is given back, so concurrent callers never share out more than the limit.
+    """
     limit = settings.SMS_RATE_PER_SECOND if per_second is None else per_second
     if limit <= 0:
-        return
+        return wanted
     started = clock()
     while True:
         if clock() - started > max_wait:
@@ -37,6 +49,10 @@ def wait_for_slot(
         second = int(clock())
         key = f"sms-rate:{sender}:{second}"
         cache.add(key, 0, timeout=5)
-        if cache.incr(key) <= limit:
-            return
+        count = cache.incr(key, wanted)
+        taken = max(0, min(wanted, limit - (count - wanted)))
+        if taken < wanted:
+            cache.decr(key, wanted - taken)
+        if taken:
+            return taken
         sleep(max(0.0, second + 1 - clock()))

@@ -28,20 +28,31 @@ def _reminded(key: str) -> tuple[int, datetime] | None:
         return None
 
 
-def visit_still_booked(message: Message) -> hooks.SendCheck | None:
-    if message.kind != Message.Kind.VISIT_REMINDER:
-        return None
-    reminded = _reminded(message.idempotency_key or "")
-    if reminded is None:
-        return None
-    visit_id, booked_at = reminded
-    visit = Visit.objects.filter(pk=visit_id).only("status", "booked_at").first()
+def visit_still_booked(messages: list[Message]) -> dict[int, hooks.SendCheck]:
+    reminded = {
+        message.pk: found
+        for message in messages
+        if message.kind == Message.Kind.VISIT_REMINDER
+        and (found := _reminded(message.idempotency_key or ""))
+    }
+    visits = Visit.objects.only("status", "booked_at").in_bulk(
+        {visit_id for visit_id, _ in reminded.values()}
+    )
+    verdicts = {}
+    for message_id, (visit_id, booked_at) in reminded.items():
+        cancel = _why_not_wanted(visits.get(visit_id), booked_at)
+        if cancel:
+            verdicts[message_id] = hooks.SendCheck(cancel=cancel)
+    return verdicts
+
+
+def _why_not_wanted(visit: Visit | None, booked_at: datetime) -> str:
     still = visit is not None and visit.status == Visit.Status.BOOKED
     if not still or visit.booked_at.replace(microsecond=0) != booked_at:
-        return hooks.SendCheck(cancel="The visit was rebooked, done or cancelled since.")
+        return "The visit was rebooked, done or cancelled since."
     if booked_at <= timezone.now():
-        return hooks.SendCheck(cancel="The appointment has already passed.")
-    return None
+        return "The appointment has already passed."
+    return ""
 
 
 def register() -> None:

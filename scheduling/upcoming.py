@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from notifications import dispatch
+from notifications import claim
 from notifications.models import Message
 
 
@@ -47,5 +47,5 @@ def _paused(patient, day) -> str:
 
 def _queued(message: Message, patient, now: datetime) -> UpcomingSend:
     moment = max(now, message.send_after or now)
-    decision = dispatch.decide(message, patient.contact, moment, patient.reminders_paused_until)
+    decision = claim.decide(message, patient.contact, moment, patient.reminders_paused_until)
     return UpcomingSend(message.kind, decision.send_at, "outbox", decision.reason)

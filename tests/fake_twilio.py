@@ -800,6 +800,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "FakeTwilio/1.0"
+    protocol_version = "HTTP/1.1"  # keep-alive, as Twilio's API: one connection per client
 
     def log_message(self, format, *args):
         pass

@@ -108,3 +108,22 @@ def test_it_does_nothing_for_no_rows():
         writes.update([], ["send_after"])
 
     assert len(captured) == 0
+
+
+def test_a_guarded_update_leaves_rows_that_changed_meanwhile_and_says_which_it_wrote():
+    contacts = _contacts(3)
+    writes.insert(_messages(contacts))
+    rows = list(Message.objects.order_by("pk"))
+    Message.objects.filter(pk=rows[1].pk).update(attempts=7)  # another worker took it
+    Message.objects.filter(pk=rows[2].pk).update(status="cancelled")
+    for row in rows:
+        row.error = "guarded"
+
+    written = writes.update(rows, ["error"], match=["attempts"], where={"status": "queued"})
+
+    assert written == [rows[0].pk]
+    assert list(Message.objects.order_by("pk").values_list("error", flat=True)) == [
+        "guarded",
+        "",
+        "",
+    ]

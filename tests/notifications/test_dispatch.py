@@ -5,7 +5,7 @@ import time_machine
 from django.utils import timezone
 
 from cohorts import messaging
-from notifications import dispatch
+from notifications import claim, dispatch, reconcile
 from notifications.backends import get_backend
 from notifications.models import Message
 from tests.factories import PatientFactory, change_patient
@@ -99,10 +99,10 @@ def test_a_visit_reminder_sent_first_makes_the_self_exam_wait(patient, sms_outbo
 @time_machine.travel(MORNING)
 def test_a_message_another_worker_is_sending_counts_against_the_cap(patient, sms_outbox):
     first, second = queue(patient, key="a"), queue(patient, key="b")
-    claimed = dispatch.claim(first.pk, timezone.now())  # a worker is mid-send: no sent_at yet
+    claimed = claim.claim(first.pk, timezone.now())  # a worker is mid-send: no sent_at yet
 
     assert claimed is not None
-    assert dispatch.claim(second.pk, timezone.now()) is None
+    assert claim.claim(second.pk, timezone.now()) is None
 
     second.refresh_from_db()
     assert (second.status, second.hold_reason) == ("queued", "frequency_cap")
@@ -130,11 +130,11 @@ def test_it_never_texts_a_patient_without_consent(patient, sms_outbox, change, e
 @time_machine.travel(MORNING)
 def test_a_worker_killed_after_the_provider_call_does_not_send_twice(patient, sms_outbox):
     message = queue(patient)
-    claimed = dispatch.claim(message.pk, timezone.now())
+    claimed = claim.claim(message.pk, timezone.now())
     get_backend().send(claimed)  # the provider has it; the worker dies before recording
 
     with time_machine.travel(timezone.now() + timedelta(minutes=6)):
-        counts = dispatch.reconcile_stale(timezone.now())
+        counts = reconcile.reconcile_stale(timezone.now())
         assert dispatch.send(message.pk) == "not claimable"
 
     assert counts["found_sent"] == 1
@@ -146,10 +146,10 @@ def test_a_worker_killed_after_the_provider_call_does_not_send_twice(patient, sm
 @time_machine.travel(MORNING)
 def test_a_worker_killed_before_the_provider_call_sends_later(patient, sms_outbox):
     message = queue(patient)
-    dispatch.claim(message.pk, timezone.now())  # the worker dies here
+    claim.claim(message.pk, timezone.now())  # the worker dies here
 
     with time_machine.travel(timezone.now() + timedelta(minutes=6)):
-        assert dispatch.reconcile_stale(timezone.now())["requeued"] == 1
+        assert reconcile.reconcile_stale(timezone.now())["requeued"] == 1
     with time_machine.travel(timezone.now() + timedelta(minutes=10)):
         assert dispatch.send(message.pk) == "sent"
 
@@ -174,7 +174,7 @@ def test_it_wakes_a_dispatcher_once_per_due_message_until_the_wake_up_seems_lost
 
 
 def test_it_backs_off_exponentially_with_jitter_up_to_an_hour():
-    delays = [dispatch.backoff(attempt).total_seconds() for attempt in range(1, 12)]
+    delays = [reconcile.backoff(attempt).total_seconds() for attempt in range(1, 12)]
 
     assert 15 <= delays[0] <= 30
     assert all(delay <= 3600 for delay in delays)
@@ -198,7 +198,7 @@ def test_a_held_back_message_is_woken_again_when_its_time_comes(patient):
 
 @time_machine.travel(MORNING)
 def test_a_stop_that_came_in_after_the_claim_stops_the_message(patient, sms_outbox):
-    message = dispatch.claim(queue(patient).pk, timezone.now())
+    message = claim.claim(queue(patient).pk, timezone.now())
     patient.contact.opted_out_at = timezone.now()
     patient.contact.save()
 
@@ -211,7 +211,7 @@ def test_a_stop_that_came_in_after_the_claim_stops_the_message(patient, sms_outb
 
 @time_machine.travel("2026-06-02 00:59:59Z")  # 20:59:59 in New York
 def test_a_message_that_could_land_after_nine_pm_waits_for_the_morning(patient, sms_outbox):
-    message = dispatch.claim(queue(patient).pk, timezone.now())
+    message = claim.claim(queue(patient).pk, timezone.now())
     assert message is not None  # still inside the window when claimed
 
     assert dispatch.send_claimed(message) == "held: quiet hours"

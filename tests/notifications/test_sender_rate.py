@@ -66,3 +66,21 @@ def test_it_gives_up_when_the_sender_stays_busy():
             clock=frozen,
             sleep=lambda seconds: setattr(frozen, "now", frozen.now + 0.001),
         )
+
+
+def test_a_batch_takes_what_is_left_of_the_second_and_the_rest_waits_for_the_next():
+    from notifications.sender_rate import take_slots
+
+    clock = Clock()
+    taken = [take_slots("+12015550100", 5, per_second=3, clock=clock, sleep=clock.sleep)]
+    taken.append(take_slots("+12015550100", 5, per_second=3, clock=clock, sleep=clock.sleep))
+
+    assert taken == [3, 3]
+    assert clock.slept == [1.0]  # the second call found the second used up
+
+
+def test_a_batch_takes_everything_when_there_is_no_limit():
+    from notifications.sender_rate import take_slots
+
+    clock = Clock()
+    assert take_slots("+12015550100", 500, per_second=0, clock=clock, sleep=clock.sleep) == 500

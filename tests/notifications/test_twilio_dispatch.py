@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from twilio.request_validator import RequestValidator
 
 from cohorts import messaging
-from notifications import dispatch
+from notifications import claim, dispatch, reconcile
 from notifications.backends import get_backend
 from notifications.models import Contact, Message
 from tests.factories import PatientFactory, UserFactory
@@ -155,7 +155,7 @@ def test_it_requeues_when_twilio_refuses_the_connection_and_sends_after_restart(
     assert (message.status, message.attempts, message.provider_sid) == ("queued", 0, None)
     assert message.send_after > timezone.now()
     assert message.error  # the connection error, for the dashboard
-    assert dispatch.reconcile_stale(timezone.now())["requeued"] == 0  # not ambiguous
+    assert reconcile.reconcile_stale(timezone.now())["requeued"] == 0  # not ambiguous
 
     fake.restart()
     clock.shift(message.send_after - timezone.now() + timedelta(seconds=1))
@@ -189,7 +189,7 @@ def test_it_looks_up_an_ambiguous_failure_that_was_not_sent_then_sends_once(
     assert dispatch.send(message.pk) == "not claimable"  # never retried blind
     assert to(fake, patient.phone) == []
 
-    assert dispatch.reconcile_stale(timezone.now()) == {
+    assert reconcile.reconcile_stale(timezone.now()) == {
         "found_sent": 0,
         "requeued": 1,
         "failed": 0,
@@ -226,7 +226,7 @@ def test_it_finds_an_accepted_message_after_an_ambiguous_failure_and_never_sends
     assert message.error_code == ("20500" if fault == "crash_after_accept" else "")
     assert dispatch.send(message.pk) == "not claimable"
 
-    counts = dispatch.reconcile_stale(timezone.now())
+    counts = reconcile.reconcile_stale(timezone.now())
 
     assert counts == {"found_sent": 1, "requeued": 0, "failed": 0, "unknown": 0, "errors": 0}
     message = row(message)
@@ -241,7 +241,7 @@ def test_it_finds_an_accepted_message_after_an_ambiguous_failure_and_never_sends
     clock.shift(timedelta(hours=1))
     assert dispatch.send(message.pk) == "not claimable"
     assert message.pk not in due_ids()
-    assert dispatch.reconcile_stale(timezone.now())["found_sent"] == 0
+    assert reconcile.reconcile_stale(timezone.now())["found_sent"] == 0
     assert len(to(fake, patient.phone)) == 1
     assert len(creates(fake)) == 1
     assert row(message).status == "sent"
@@ -257,7 +257,7 @@ def test_it_does_not_give_one_messages_sid_to_another_with_the_same_text(fake, p
     fake.fail_next("server_error")
 
     assert dispatch.send(second.pk) == "ambiguous"
-    assert dispatch.reconcile_stale(timezone.now())["requeued"] == 1
+    assert reconcile.reconcile_stale(timezone.now())["requeued"] == 1
 
     second = row(second)
     assert (second.status, second.provider_sid) == ("queued", None)
@@ -290,7 +290,7 @@ def test_it_stops_texting_a_patient_twilio_reports_as_unsubscribed(fake, patient
     # Never retried: not due, not stale.
     clock.shift(timedelta(days=2))
     assert message.pk not in due_ids()
-    assert dispatch.reconcile_stale(timezone.now())["requeued"] == 0
+    assert reconcile.reconcile_stale(timezone.now())["requeued"] == 0
     assert dispatch.send(message.pk) == "not claimable"
 
     # Later messages to the patient are refused at claim, before any request.
@@ -382,10 +382,10 @@ def test_it_fails_an_ambiguous_message_at_max_attempts_only_when_the_provider_la
     fake.fail_next("server_error", times=2)
 
     assert dispatch.send(message.pk) == "ambiguous"
-    assert dispatch.reconcile_stale(timezone.now())["requeued"] == 1
+    assert reconcile.reconcile_stale(timezone.now())["requeued"] == 1
     clock.shift(row(message).send_after - timezone.now() + timedelta(seconds=1))
     assert dispatch.send(message.pk) == "ambiguous"
-    assert dispatch.reconcile_stale(timezone.now())["failed"] == 1
+    assert reconcile.reconcile_stale(timezone.now())["failed"] == 1
 
     message = row(message)
     assert (message.status, message.attempts, message.provider_sid) == ("failed", 2, None)
@@ -408,18 +408,18 @@ def test_it_keeps_a_message_sending_while_the_lookup_fails_and_settles_it_later(
     assert dispatch.send(message.pk) == "ambiguous"
     fake.fail_next("server_error", op="list")
 
-    counts = dispatch.reconcile_stale(timezone.now())
+    counts = reconcile.reconcile_stale(timezone.now())
 
     assert counts == {"found_sent": 0, "requeued": 0, "failed": 0, "unknown": 1, "errors": 0}
     message = row(message)
     assert (message.status, message.attempts, message.provider_sid) == ("sending", 1, None)
     assert message.lease_expires_at == timezone.now() + LEASE  # renewed, not requeued
     assert dispatch.send(message.pk) == "not claimable"
-    assert dispatch.reconcile_stale(timezone.now())["unknown"] == 0  # not stale yet
+    assert reconcile.reconcile_stale(timezone.now())["unknown"] == 0  # not stale yet
     assert len(to(fake, patient.phone)) == sent_count
 
     clock.shift(LEASE)
-    counts = dispatch.reconcile_stale(timezone.now())
+    counts = reconcile.reconcile_stale(timezone.now())
 
     message = row(message)
     assert message.status == settled
@@ -454,7 +454,7 @@ def test_it_sends_exactly_one_sms_per_patient_under_twenty_percent_faults(fake, 
     for _ in range(60):
         for pk in due_ids():
             outcomes.append(dispatch.send(pk))
-        dispatch.reconcile_stale(timezone.now())
+        reconcile.reconcile_stale(timezone.now())
         pending = Message.objects.filter(
             pk__in=[m.pk for m in messages], status__in=["queued", "sending"]
         )
@@ -509,7 +509,7 @@ def test_a_lost_response_is_settled_by_twilios_callback_naming_the_message(fake,
     message = row(message)
     assert (message.status, message.provider_sid) == ("delivered", accepted.sid)
     assert message.sent_at == message.attempt_started_at
-    assert dispatch.reconcile_stale(timezone.now() + LEASE)["found_sent"] == 0
+    assert reconcile.reconcile_stale(timezone.now() + LEASE)["found_sent"] == 0
     assert len(creates(fake)) == 1
 
 
@@ -550,14 +550,14 @@ def test_two_identical_texts_lost_in_flight_get_their_own_sids_in_order(fake, pa
     assert dispatch.send(second.pk) == "ambiguous"
     older, newer = sorted(to(fake, patient.phone), key=lambda m: m.date_created)
 
-    assert dispatch.reconcile_stale(timezone.now())["found_sent"] == 2
+    assert reconcile.reconcile_stale(timezone.now())["found_sent"] == 2
 
     assert (row(first).provider_sid, row(second).provider_sid) == (older.sid, newer.sid)
 
 
 def test_the_providers_answer_takes_its_sid_back_from_a_wrong_match(fake, patient, clock):
     mine, other = queue(patient, key="mine"), queue(patient, key="other")
-    claimed = dispatch.claim(mine.pk, timezone.now())
+    claimed = claim.claim(mine.pk, timezone.now())
     Message.objects.filter(pk=other.pk).update(
         status="delivered", provider_sid="SM" + "a" * 32, attempts=1,
         attempt_started_at=timezone.now(),
@@ -568,7 +568,7 @@ def test_the_providers_answer_takes_its_sid_back_from_a_wrong_match(fake, patien
     assert (row(mine).status, row(mine).provider_sid) == ("delivered", "SM" + "a" * 32)
     other = row(other)
     assert (other.status, other.provider_sid) == ("sending", None)
-    assert dispatch.reconcile_stale(timezone.now())["requeued"] == 1  # looked up again
+    assert reconcile.reconcile_stale(timezone.now())["requeued"] == 1  # looked up again
 
 
 # --- a STOP and a send in flight ------------------------------------------------------------
@@ -587,7 +587,7 @@ def test_a_send_in_flight_holds_the_numbers_row_so_a_stop_waits_for_it(fake, set
     settings.TWILIO_TIMEOUT_SECONDS = 30
     fake.timeout_delay = 120  # Twilio accepts, then holds its answer until the fake stops
     fake.fail_next("timeout_after_accept")
-    message = dispatch.claim(queue(patient).pk, timezone.now())
+    message = claim.claim(queue(patient).pk, timezone.now())
     outcome = []
 
     def send():

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from cohorts import messaging
 from cohorts.models import Patient
-from notifications import dispatch, hooks, inbound
+from notifications import claim, dispatch, hooks, inbound
 from notifications.models import EarlyStatus, Message
 from tests.factories import CohortFactory, PatientFactory
 from tests.fake_twilio import (
@@ -646,7 +646,7 @@ def test_a_status_callback_for_an_inbound_sid_is_not_a_server_error(client, pati
 
 def test_a_callback_for_a_message_still_sending_is_recorded_by_sid_only(client, patient):
     message = messaging.queue(patient, "self_exam", "in-flight")
-    dispatch.claim(message.pk, timezone.now())
+    claim.claim(message.pk, timezone.now())
 
     response = post_status(client, new_sid("SM"), "delivered")
 
