@@ -8,9 +8,11 @@ The scripts import it as `common` (Python puts bench/ first on sys.path when a s
 there is run).
 """
 
+import json
 import os
 import platform
 import random
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -261,6 +263,23 @@ def enrol_cohort(
 
 
 # --- Reporting ---------------------------------------------------------------------------
+
+
+def run_with_summary(command: list[str], title: str) -> dict | None:
+    """Run another bench (with --summary-json): its output passes through under `title`;
+    returns its SUMMARY-JSON line, or None if it printed none."""
+    print()
+    print("=" * 78)
+    print(title)
+    print("=" * 78, flush=True)
+    summary = None
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=BASE_DIR) as process:
+        for line in process.stdout:
+            if line.startswith("SUMMARY-JSON "):
+                summary = json.loads(line.split(" ", 1)[1])
+            else:
+                sys.stdout.write(line)
+    return summary
 
 
 def cpu_model() -> str:

@@ -24,22 +24,21 @@ left as it was and a second run measures the same thing. See bench/README.md.
 
 import argparse
 import io
-import json
 import random
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 
 from common import (
+    ADMIN_URL,
     BASE_DIR,
     DEFAULT_SEED,
-    add_database_arguments,
     make_batch,
     make_cohorts,
     measured,
     run_on_bench_database,
+    run_with_summary,
 )
 
 GOAL_SWEEP_SECONDS = 0.1
@@ -66,7 +65,10 @@ class Row:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_database_arguments(parser, "surveillance_bench_api")
+    parser.add_argument(
+        "--database", default="surveillance_bench_api", help="a clinic kept by api_pages.py"
+    )
+    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"default: {ADMIN_URL}")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per API row")
     parser.add_argument("--edits", type=int, default=30, help="single-patient edits timed")
     parser.add_argument("--enrol", type=int, default=3000, help="patients enrolled vs COPY")
@@ -76,7 +78,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-api", action="store_true", help="not the API part")
     parser.add_argument("--skip-dispatch", action="store_true", help="not the dispatch part")
     args = parser.parse_args()
-    args.reuse = True  # the clinic database is read, never built or dropped here
+    # The clinic database is taken as it is, never built or dropped here.
+    args.reuse, args.keep, args.replace = True, False, False
     return args
 
 
@@ -256,20 +259,10 @@ def _copy_new_rows(before: dict[str, int]) -> tuple[float, int]:
 
 
 def summary_of(command: list[str]) -> dict:
-    """Run another bench with --summary-json; its output passes through, its summary returns."""
-    print()
-    print("=" * 78)
-    print(" ".join(command[1:]))
-    print("=" * 78, flush=True)
-    summary = {}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=BASE_DIR) as process:
-        for line in process.stdout:
-            if line.startswith("SUMMARY-JSON "):
-                summary = json.loads(line.split(" ", 1)[1])
-            else:
-                sys.stdout.write(line)
-    if process.returncode:
-        sys.exit(f"{command[1]} failed (exit {process.returncode})")
+    """Run another bench; its output passes through, its summary returns."""
+    summary = run_with_summary(command, " ".join(command[1:]))
+    if summary is None:
+        sys.exit(f"{command[1]} printed no summary (see above)")
     return summary
 
 

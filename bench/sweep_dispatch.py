@@ -45,6 +45,7 @@ from common import (
     kinds_text,
     max_rss_mib,
     run_on_bench_database,
+    run_with_summary,
 )
 
 BROKER_URL = "redis://127.0.0.1:6379/6"
@@ -572,18 +573,7 @@ def run_beat(args: argparse.Namespace) -> dict | None:
         "--replace",
         "--summary-json",
     ]
-    print()
-    print("=" * 78)
-    print(f"--compare-beat: {' '.join(command[1:])}")
-    print("=" * 78, flush=True)
-    summary = None
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=BASE_DIR) as process:
-        for line in process.stdout:
-            if line.startswith("SUMMARY-JSON "):
-                summary = json.loads(line.split(" ", 1)[1])
-            else:
-                sys.stdout.write(line)
-    return summary
+    return run_with_summary(command, f"--compare-beat: {' '.join(command[1:])}")
 
 
 def print_comparison(patients: int, sweeps: list[dict], beat: dict) -> None:
