@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run test chaos lint lint-imports format lock chromium clean
+.PHONY: install run test chaos lint lint-imports format lock chromium axe clean
 
 install: $(VENV)/.installed
 
@@ -26,8 +26,15 @@ run: install
 
 ## The architecture contracts, then the whole suite against PostgreSQL and
 ## Redis on loopback, a real Celery worker and headless Chromium.
-test: install chromium lint-imports
+test: install chromium axe lint-imports
 	$(BIN)/python -m pytest
+
+## axe-core, the accessibility checker the browser tests load into each page (npm).
+axe: node_modules/axe-core/axe.min.js
+
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 ## Layers import only downwards, pure rules import no Django, no cycles in an
 ## app (.importlinter; docs/architecture.md).

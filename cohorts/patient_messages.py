@@ -75,12 +75,22 @@ class AlreadyAssigned(APIException):
     default_code = "already_assigned"
 
 
+def visible_messages(user) -> QuerySet[Message]:
+    """About the user's patients; and, from a number one of them uses, about nobody yet
+    (admins: from any number)."""
+    mine = patients_for(user)
+    on_my_patients_number = Exists(mine.filter(contact_id=OuterRef("contact_id")))
+    visible = Q(patient__in=mine) | Q(on_my_patients_number, subject_id__isnull=True)
+    if is_admin(user):
+        visible |= Q(subject_id__isnull=True)
+    return Message.objects.filter(visible)
+
+
 def sharers(message: Message, user) -> QuerySet[Patient]:
     """The user's active patients who use the number the message came from."""
     return patients_for(user).filter(contact_id=message.contact_id, is_active=True)
 
 
-@transaction.atomic
 def assign_message(message: Message, request) -> Message:
     """Give a message from a shared number to the patient the request names, and mark it read.
 
@@ -95,11 +105,18 @@ def assign_message(message: Message, request) -> Message:
     if not sharers(message, request.user).filter(pk=patient.pk).exists():
         raise serializers.ValidationError({"patient": "Not a patient using this number."})
     try:
-        inbound.route_to_subject(message.pk, patient)
+        return assign_to(message, patient, request.user)
     except ValueError as exc:
         raise AlreadyAssigned(str(exc)) from exc
+
+
+@transaction.atomic
+def assign_to(message: Message, patient: Patient, user) -> Message:
+    """Route the message to `patient` (one of `sharers`) as if it had just come, and mark it
+    read. ValueError if it already has a patient."""
+    inbound.route_to_subject(message.pk, patient)
     message.refresh_from_db()
-    mark_reviewed(message, request.user)
+    mark_reviewed(message, user)
     return message
 
 
@@ -134,13 +151,7 @@ class MessageViewSet(
 
     def get_queryset(self):
         """About my patients; and, from a number one of my patients uses, about nobody yet."""
-        user = self.request.user
-        mine = patients_for(user)
-        on_my_patients_number = Exists(mine.filter(contact_id=OuterRef("contact_id")))
-        visible = Q(patient__in=mine) | Q(on_my_patients_number, subject_id__isnull=True)
-        if is_admin(user):
-            visible |= Q(subject_id__isnull=True)
-        return Message.objects.filter(visible)
+        return visible_messages(self.request.user)
 
     @extend_schema(request=AssignSerializer, responses=MessageSerializer)
     @action(detail=True, methods=["post"])

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "csp",
+    "django_htmx",
     # Ours, from the bottom layer up (each imports only those above it in this list).
     "notifications",
     "audit",
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "accounts",
     "scheduling",
     "surveillance",
+    "staff",
 ]
 
 MIDDLEWARE = [
@@ -85,6 +87,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -31,6 +31,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("staff/", include("staff.urls")),
     path("webhooks/twilio/sms/", webhooks.inbound_sms, name="twilio-sms"),
     path("webhooks/twilio/status/", webhooks.delivery_status, name="twilio-status"),
     # Lesion reports on the web: the patient's one-time link, staff entry, private photos.

@@ -65,6 +65,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "en": "Sorry, we did not understand. Please reply with a number. ",
         "es": "Perdone, no le entendimos. Responda con un número. ",
     },
+    # A care team member's own words, from the inbox (the form refuses a diagnosis word).
+    "reply": {
+        "en": "Your care team at {site}: {text}",
+        "es": "Su equipo de atención de {site}: {text}",
+    },
     "opted_in": {
         "en": "You will receive messages from your care team at {site} again. Reply STOP to "
         "opt out.",

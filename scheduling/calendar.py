@@ -25,21 +25,26 @@ VISIT_LENGTH = timedelta(minutes=30)
 
 
 def patient_calendar(patient, host: str) -> bytes:
+    visits = patient.visits.exclude(status=Visit.Status.CANCELLED).order_by("due_date")
+    return visits_calendar(visits, host, f"Follow-up, patient #{patient.pk}")
+
+
+def visits_calendar(visits, host: str, name: str) -> bytes:
+    """These visits (of any patients) as one calendar called `name`."""
     calendar = Calendar()
     calendar.add("prodid", "-//Skin surveillance follow-up//EN")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", f"Follow-up, patient #{patient.pk}")
-    visits = patient.visits.exclude(status=Visit.Status.CANCELLED).order_by("due_date")
+    calendar.add("x-wr-calname", name)
     for visit in visits:
-        calendar.add_component(_event(visit, patient, host))
+        calendar.add_component(_event(visit, host))
     return calendar.to_ical()
 
 
-def _event(visit: Visit, patient, host: str) -> Event:
+def _event(visit: Visit, host: str) -> Event:
     event = Event()
     event.add("uid", f"visit-{visit.pk}@{host}")
     event.add("dtstamp", timezone.now())
-    event.add("summary", f"{SUMMARIES[visit.kind]} (#{patient.pk})")
+    event.add("summary", f"{SUMMARIES[visit.kind]} (#{visit.patient_id})")
     event.add("status", "CONFIRMED" if visit.status == Visit.Status.BOOKED else "TENTATIVE")
     if visit.status == Visit.Status.BOOKED and visit.booked_at:
         event.add("dtstart", visit.booked_at)

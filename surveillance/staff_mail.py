@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db.models import Q
+from django.urls import reverse
 
 from cohorts.access import ADMIN_GROUP
 from cohorts.models import Cohort
@@ -22,11 +23,13 @@ logger = logging.getLogger(__name__)
 
 
 def flag_url(flag_id: int) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/admin/surveillance/flag/{flag_id}/change/"
+    """The flag's page in the staff web, where it is reviewed."""
+    return settings.PUBLIC_BASE_URL + reverse("staff:flag", kwargs={"flag_id": flag_id})
 
 
 def flags_url() -> str:
-    return f"{settings.PUBLIC_BASE_URL}/admin/surveillance/flag/"
+    """The Today list, whose first section is the flags to review."""
+    return settings.PUBLIC_BASE_URL + reverse("staff:today")
 
 
 def local_time(moment: datetime, zone: str) -> str:

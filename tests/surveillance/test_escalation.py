@@ -100,7 +100,7 @@ def test_it_emails_the_coordinators_once_about_an_urgent_flag_without_patient_da
     assert sorted(email.to) == sorted(user.email for user in coordinators)
     assert f"flag #{flag.pk}" in email.subject
     assert "review by 2026-06-02 10:00 EDT" in email.subject
-    assert f"/admin/surveillance/flag/{flag.pk}/change/" in email.body
+    assert f"/staff/flags/{flag.pk}/" in email.body
     assert_no_patient_data(email.subject + email.body)
 
 

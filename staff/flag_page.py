@@ -1,0 +1,147 @@
+"""The flag page: one report to review, with everything needed to decide, and the steps.
+
+Acknowledge (coordinators and clinical leads), resolve with an outcome (the
+cohort's clinical leads and admins), book an urgent visit in one click, and,
+for a flag raised on a phone several patients share, say whose it is. The
+steps are the API's own services and serializers, so the rules are the same.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from audit import trail
+from cohorts.access import can_resolve, cohorts_for
+from cohorts.patient_messages import assign_to, sharers
+from surveillance import lesions
+from surveillance.care_teams import in_cohorts
+from surveillance.models import Flag, LesionReport, Questionnaire
+from surveillance.serializers import ResolveFlagSerializer, UrgentVisitSerializer
+from surveillance.web_reports import answer_rows
+
+from .access import staff_page
+from .posted import first_error, with_site_times
+from .responses import refused
+
+EARLIER_REPORTS = 5
+
+
+def _flag(request: HttpRequest, flag_id: int) -> Flag:
+    mine = in_cohorts(cohorts_for(request.user))
+    return get_object_or_404(
+        Flag.objects.filter(mine).select_related(
+            "patient__cohort", "patient__contact", "report", "message", "urgent_visit"
+        ),
+        pk=flag_id,
+    )
+
+
+def _earlier(flag: Flag) -> list[LesionReport]:
+    if flag.patient_id is None:
+        return []
+    return list(
+        LesionReport.objects.filter(patient_id=flag.patient_id, created_at__lt=flag.created_at)
+        .select_related("flag")
+        .prefetch_related(Prefetch("photos"))
+        .order_by("-created_at")[:EARLIER_REPORTS]
+    )
+
+
+@staff_page
+@require_GET
+def flag_page(request: HttpRequest, flag_id: int) -> HttpResponse:
+    flag = _flag(request, flag_id)
+    patient, report = flag.patient, flag.report
+    earlier = _earlier(flag)
+    context = {
+        "flag": flag,
+        "patient": patient,
+        "zone": patient.cohort.timezone if patient else "UTC",
+        "assessment": patient.latest_assessment if patient else None,
+        "answers": answer_rows(report) if report else [],
+        "photos": list(report.photos.order_by("pk")) if report else [],
+        "earlier": [(each, answer_rows(each)) for each in earlier],
+        "asking": report
+        and Questionnaire.objects.filter(report=report, closed_at__isnull=True).exists(),
+        "candidates": [] if patient else list(sharers(flag.message, request.user)),
+        "may_resolve": patient is not None and can_resolve(request.user, patient.cohort),
+        "outcomes": Flag.Outcome.choices,
+        "error": request.GET.get("error", ""),
+    }
+    response = render(request, "staff/flag.html", context)
+    patient_ids = [patient.pk] if patient else [c.pk for c in context["candidates"]]
+    trail.record(request, trail.Action.VIEW, patient_ids or None, "flag", flag.pk)
+    return response
+
+
+def _step(request: HttpRequest, flag: Flag, step) -> HttpResponse:
+    try:
+        step()
+    except lesions.FlagStateError as exc:
+        return refused(request, str(exc), status=409)
+    trail.record(request, trail.Action.UPDATE, flag.patient_id, "flag", flag.pk)
+    if request.htmx and request.POST.get("from") == "today":
+        flag.refresh_from_db()
+        return render(request, "staff/rows/flags.html", {"row": flag})
+    return redirect("staff:flag", flag_id=flag.pk)
+
+
+@staff_page
+@require_POST
+def acknowledge(request: HttpRequest, flag_id: int) -> HttpResponse:
+    flag = _flag(request, flag_id)
+    return _step(request, flag, lambda: lesions.acknowledge(flag, request.user))
+
+
+@staff_page
+@require_POST
+def resolve(request: HttpRequest, flag_id: int) -> HttpResponse:
+    flag = _flag(request, flag_id)
+    if flag.patient_id is None:
+        return refused(request, lesions.UNASSIGNED, status=409)
+    if not can_resolve(request.user, flag.patient.cohort):
+        raise PermissionDenied("Only the cohort's clinical leads resolve flags.")
+    payload = ResolveFlagSerializer(data=request.POST)
+    if not payload.is_valid():
+        return refused(request, first_error(payload.errors))
+    data = payload.validated_data
+    return _step(
+        request,
+        flag,
+        lambda: lesions.resolve(flag, data["outcome"], request.user, data.get("note", "")),
+    )
+
+
+@staff_page
+@require_POST
+def urgent_visit(request: HttpRequest, flag_id: int) -> HttpResponse:
+    flag = _flag(request, flag_id)
+    zone = flag.patient.cohort.timezone if flag.patient else "UTC"
+    payload = UrgentVisitSerializer(data=with_site_times(request.POST, zone, "booked_at"))
+    if not payload.is_valid():
+        return refused(request, first_error(payload.errors))
+    return _step(
+        request,
+        flag,
+        lambda: lesions.add_urgent_visit(flag, request.user, **payload.validated_data),
+    )
+
+
+@staff_page
+@require_POST
+def assign(request: HttpRequest, flag_id: int) -> HttpResponse:
+    """Say whose report a flag from a shared phone is: one of the phone's patients."""
+    flag = _flag(request, flag_id)
+    if flag.patient_id is not None:
+        return refused(request, "This flag already has a patient.", status=409)
+    patient = sharers(flag.message, request.user).filter(pk=request.POST.get("patient")).first()
+    if patient is None:
+        return refused(request, "Choose one of the patients who use this phone.")
+    try:
+        assign_to(flag.message, patient, request.user)
+    except ValueError as exc:
+        return refused(request, str(exc), status=409)
+    trail.record(request, trail.Action.UPDATE, patient, "flag", flag.pk)
+    return redirect("staff:flag", flag_id=flag.pk)

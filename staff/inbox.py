@@ -1,0 +1,87 @@
+"""The inbox: patients' own words and messages from unknown or shared numbers.
+
+Each is marked reviewed one by one or in bulk, and a patient's message can be
+answered: the reply is an outbound message like any other (the outbox, the
+sending rules: consent, STOP, quiet hours), in the patient's language's frame.
+"""
+
+import uuid
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from audit import trail
+from cohorts import messaging
+from cohorts.models import Patient
+from cohorts.patient_messages import mark_reviewed, visible_messages
+from notifications.models import Message
+from notifications.validators import validate_sms_safe
+
+from .access import staff_page
+from .responses import refused
+from .worklist import with_patients
+
+SHOWN = 100
+
+
+class ReplyForm(forms.Form):
+    text = forms.CharField(max_length=300, validators=[validate_sms_safe], strip=True)
+
+
+def _waiting(user):
+    return visible_messages(user).filter(direction=Message.Direction.INBOUND, needs_review=True)
+
+
+@staff_page
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    waiting = _waiting(request.user)
+    messages = with_patients(
+        list(waiting.select_related("contact").order_by("created_on", "pk")[:SHOWN])
+    )
+    context = {"messages": messages, "total": waiting.count(), "done": request.GET.get("done")}
+    response = render(request, "staff/inbox.html", context)
+    rows = [(m.about.pk if m.about else None, m.pk) for m in messages]
+    trail.record_list(request, rows, "message", reason="inbox")
+    return response
+
+
+@staff_page
+@require_POST
+def review_many(request: HttpRequest) -> HttpResponse:
+    """Mark the ticked messages reviewed (only those the user may see)."""
+    ids = [int(value) for value in request.POST.getlist("message") if value.isdigit()]
+    chosen = list(_waiting(request.user).filter(pk__in=ids))
+    if not chosen:
+        return refused(request, "Tick the messages to mark reviewed.")
+    for message in chosen:
+        mark_reviewed(message, request.user)
+    trail.record_rows(
+        request, trail.Action.UPDATE, [(m.subject_id, m.pk) for m in chosen], "message"
+    )
+    return redirect("staff:inbox")
+
+
+@staff_page
+@require_POST
+def reply(request: HttpRequest, message_id: int) -> HttpResponse:
+    """Answer a patient's message through the outbox; the message is then reviewed."""
+    message = get_object_or_404(visible_messages(request.user), pk=message_id)
+    patient = Patient.objects.filter(pk=message.subject_id).select_related("cohort").first()
+    if patient is None or message.direction != Message.Direction.INBOUND:
+        return refused(request, "Only a patient's own message can be answered here.")
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return refused(request, form.errors["text"][0])
+    messaging.queue(
+        patient,
+        Message.Kind.REPLY,
+        f"reply:{message.pk}:{uuid.uuid4()}",
+        is_reply=True,
+        text=form.cleaned_data["text"],
+    )
+    mark_reviewed(message, request.user)
+    trail.record(request, trail.Action.CREATE, patient, "message", message.pk)
+    return redirect("staff:inbox")

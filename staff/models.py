@@ -1,0 +1,55 @@
+"""What the staff pages keep of their own: each user's secret calendar feed."""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CalendarFeedQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class CalendarFeed(models.Model):
+    """A secret `.ics` address of the user's cohorts' visits, for Outlook or Google Calendar.
+
+    Only the token's SHA-256 is kept: the address is shown once, when made.
+    Revoking it (or making a new one) makes the old address answer 404.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CalendarFeedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(revoked_at__isnull=True), name="one_live_feed_per_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"calendar feed #{self.pk} of user {self.user_id}"
+
+    @classmethod
+    def make(cls, user) -> tuple["CalendarFeed", str]:
+        """A new feed for the user (their live one revoked); returns it and its token."""
+        cls.objects.live().filter(user=user).update(revoked_at=timezone.now())
+        token = secrets.token_urlsafe(32)
+        return cls.objects.create(user=user, digest=digest(token)), token
+
+    @classmethod
+    def find(cls, token: str) -> "CalendarFeed | None":
+        return cls.objects.live().select_related("user").filter(digest=digest(token)).first()

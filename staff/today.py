@@ -1,0 +1,105 @@
+"""The coordinator's home: the Today list, its live flags section, and its one-click actions.
+
+Each action is a plain form POST (it works without JavaScript: the page
+reloads), and with htmx it swaps its own row in place.
+"""
+
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from audit import trail
+from cohorts.access import cohorts_for
+from cohorts.patient_messages import mark_reviewed, visible_messages
+from scheduling.models import InvalidTransition, Visit
+from scheduling.serializers import BookVisitSerializer
+
+from . import worklist
+from .access import staff_page
+from .posted import first_error, with_site_times
+from .responses import refused
+
+
+def _audited(request: HttpRequest, sections: list[worklist.Section]) -> None:
+    """One audit row for the list shown: every row's patient and what it was."""
+    rows = [
+        (_patient_id(row), f"{section.key}:{row.pk}")
+        for section in sections
+        for row in section.rows
+    ]
+    trail.record_list(request, rows, "worklist", reason="Today list")
+
+
+def _patient_id(row) -> int | None:
+    about = getattr(row, "about", None)
+    return about.pk if about is not None else getattr(row, "patient_id", None)
+
+
+@staff_page
+@require_GET
+def today(request: HttpRequest) -> HttpResponse:
+    cohorts = list(cohorts_for(request.user))
+    now = timezone.now()
+    sections = worklist.today(request.user, cohorts, now)
+    _audited(request, sections)
+    context = {
+        "sections": sections,
+        "cohort_count": len(cohorts),
+        "today": timezone.localdate(now),
+        "notice": request.GET.get("done", ""),
+    }
+    return render(request, "staff/today.html", context)
+
+
+@staff_page
+@require_GET
+def today_flags(request: HttpRequest) -> HttpResponse:
+    """The flags section alone: htmx polls it, so a new urgent flag shows without a reload."""
+    section = worklist.flags(list(cohorts_for(request.user)), timezone.now())
+    _audited(request, [section])
+    return render(request, "staff/_section.html", {"section": section})
+
+
+@staff_page
+@require_POST
+def review_message(request: HttpRequest, message_id: int) -> HttpResponse:
+    """Mark a message read and dealt with (an inbox message, a failed SMS)."""
+    message = get_object_or_404(visible_messages(request.user), pk=message_id)
+    mark_reviewed(message, request.user)
+    trail.record(request, trail.Action.UPDATE, message.subject_id, "message", message.pk)
+    if request.htmx:
+        return render(request, "staff/rows/done.html", {"text": "Marked reviewed."})
+    return redirect(request.POST.get("next") or "staff:today")
+
+
+@staff_page
+@require_POST
+def book_visit(request: HttpRequest, visit_id: int) -> HttpResponse:
+    """Book a planned visit at the time given in the site's own zone (the API's rules)."""
+    visit = get_object_or_404(
+        Visit.objects.filter(cohort__in=cohorts_for(request.user)).select_related(
+            "patient__cohort"
+        ),
+        pk=visit_id,
+    )
+    zone = visit.patient.cohort.timezone
+    payload = BookVisitSerializer(data=with_site_times(request.POST, zone, "booked_at"))
+    if not payload.is_valid():
+        return refused(request, first_error(payload.errors))
+    try:
+        visit.book(
+            payload.validated_data["booked_at"],
+            payload.validated_data.get("location", ""),
+            by=request.user,
+        )
+    except InvalidTransition as exc:
+        return refused(request, str(exc), status=409)
+    trail.record(request, trail.Action.UPDATE, visit.patient_id, "visit", visit.pk)
+    text = f"Booked for {visit.patient.first_name} {visit.patient.last_name}."
+    if request.htmx:
+        return render(request, "staff/rows/done.html", {"text": text})
+    return redirect(f"{reverse('staff:today')}?{urlencode({'done': text})}")

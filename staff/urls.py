@@ -1,0 +1,27 @@
+from django.urls import path
+
+from . import feeds, flag_page, inbox, timeline, today
+
+app_name = "staff"
+
+urlpatterns = [
+    path("", today.today, name="today"),
+    path("today/flags/", today.today_flags, name="today-flags"),
+    path("messages/<int:message_id>/review/", today.review_message, name="message-review"),
+    path("messages/<int:message_id>/reply/", inbox.reply, name="message-reply"),
+    path("visits/<int:visit_id>/book/", today.book_visit, name="visit-book"),
+    path("flags/<int:flag_id>/", flag_page.flag_page, name="flag"),
+    path("flags/<int:flag_id>/acknowledge/", flag_page.acknowledge, name="flag-acknowledge"),
+    path("flags/<int:flag_id>/resolve/", flag_page.resolve, name="flag-resolve"),
+    path("flags/<int:flag_id>/urgent-visit/", flag_page.urgent_visit, name="flag-urgent-visit"),
+    path("flags/<int:flag_id>/assign/", flag_page.assign, name="flag-assign"),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/review/", inbox.review_many, name="inbox-review"),
+    path("patients/<int:patient_id>/", timeline.timeline, name="patient"),
+    path("patients/<int:patient_id>/pause/", timeline.pause, name="patient-pause"),
+    path("patients/<int:patient_id>/check-in/", timeline.check_in, name="patient-check-in"),
+    path("calendar-feed/", feeds.feed_page, name="feed"),
+    path("calendar-feed/new/", feeds.make_feed, name="feed-make"),
+    path("calendar-feed/revoke/", feeds.revoke_feed, name="feed-revoke"),
+    path("calendar/<str:token>.ics", feeds.feed_ics, name="feed-ics"),
+]

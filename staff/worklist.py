@@ -1,0 +1,127 @@
+"""The coordinator's Today list: what needs a person, most urgent first, in sections.
+
+Each section is two queries whatever the cohort's size (its first rows, and
+how many there are in all), each from an indexed condition on what needs
+attention: unresolved flags by deadline, inbound messages to review, planned
+visits whose window ended or opens this week, outbound messages that failed,
+questionnaires still open.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from cohorts.models import Patient
+from cohorts.patient_messages import visible_messages
+from notifications.models import Message
+from scheduling.models import Visit
+from scheduling.overdue import due_soon, overdue
+from surveillance.care_teams import in_cohorts
+from surveillance.models import Flag, Questionnaire
+
+ROWS = 25
+GONE_WRONG = (Message.Status.FAILED, Message.Status.UNDELIVERABLE, Message.Status.EXPIRED)
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    empty: str
+    rows: list = field(default_factory=list)
+    total: int = 0
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
+
+
+def _section(key: str, title: str, empty: str, queryset: QuerySet) -> Section:
+    rows = list(queryset[:ROWS])
+    total = len(rows) if len(rows) < ROWS else queryset.order_by().count()
+    return Section(key, title, empty, rows, total)
+
+
+def with_patients(messages: list[Message]) -> list[Message]:
+    """Give each message its patient as `about` (None: an unknown or shared number), in one
+    query."""
+    patients = Patient.objects.select_related("cohort").in_bulk(
+        {message.subject_id for message in messages if message.subject_id is not None}
+    )
+    for message in messages:
+        message.about = patients.get(message.subject_id)
+    return messages
+
+
+def flags(cohorts, now: datetime) -> Section:
+    """Unresolved flags, least time left to their review deadline first."""
+    waiting = (
+        Flag.objects.filter(in_cohorts(cohorts), status__in=Flag.UNRESOLVED)
+        .select_related("patient__cohort", "report")
+        .order_by("review_due_at", "pk")
+    )
+    return _section("flags", "Flags to review", "No flag is waiting for review.", waiting)
+
+
+def inbox(user) -> Section:
+    """Patients' own words nobody could route: oldest first."""
+    waiting = (
+        visible_messages(user)
+        .filter(direction=Message.Direction.INBOUND, needs_review=True)
+        .select_related("contact")
+        .order_by("created_on", "pk")
+    )
+    section = _section("inbox", "Messages waiting for a reply", "The inbox is empty.", waiting)
+    with_patients(section.rows)
+    return section
+
+
+def visits_to_book(cohorts, now: datetime) -> Section:
+    """Planned (not booked) visits overdue or opening within a week, the longest-waiting first."""
+    owed = overdue(cohorts, now=now) | due_soon(cohorts, days=7, now=now)
+    waiting = (
+        Visit.objects.filter(owed, status=Visit.Status.PLANNED)
+        .select_related("patient__cohort")
+        .order_by("window_end", "pk")
+    )
+    return _section("visits", "Visits to book", "No visit is overdue or due this week.", waiting)
+
+
+def failed_messages(cohorts) -> Section:
+    """SMS that did not reach the patient and nobody has dealt with yet."""
+    failed = (
+        Message.objects.filter(
+            patient__cohort__in=cohorts,
+            direction=Message.Direction.OUTBOUND,
+            status__in=GONE_WRONG,
+            reviewed_at__isnull=True,
+        )
+        .select_related("contact")
+        .order_by("-modified_on", "-pk")
+    )
+    section = _section("failed", "Messages that did not arrive", "Every message arrived.", failed)
+    with_patients(section.rows)
+    return section
+
+
+def open_questionnaires(cohorts) -> Section:
+    """SMS questionnaires a patient started and has not finished."""
+    asking = (
+        Questionnaire.objects.filter(patient__cohort__in=cohorts, closed_at__isnull=True)
+        .select_related("patient__cohort", "patient__contact")
+        .order_by("started_at", "pk")
+    )
+    return _section(
+        "questionnaires", "Questionnaires still open", "No questionnaire is open.", asking
+    )
+
+
+def today(user, cohorts, now: datetime) -> list[Section]:
+    return [
+        flags(cohorts, now),
+        inbox(user),
+        visits_to_book(cohorts, now),
+        failed_messages(cohorts),
+        open_questionnaires(cohorts),
+    ]
