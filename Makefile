@@ -18,6 +18,7 @@ $(VENV)/.installed: requirements-dev.lock
 ## web + Celery worker + Celery beat under one process manager (Ctrl-C stops all).
 run: export HTTPS_ONLY ?= false
 run: export TWO_FACTOR_REQUIRED ?= none
+run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0

@@ -346,6 +346,9 @@ CELERY_BEAT_SCHEDULE = {
 # How long without a beat before /healthz reports the scheduler as stale.
 SCHEDULER_STALE_AFTER_SECONDS = env_int("SCHEDULER_STALE_AFTER_SECONDS", 180)
 
+# How often the Today list's flags section reloads itself (new urgent flags appear).
+STAFF_REFRESH_SECONDS = 30
+
 # Numbers typed without a country code are read in this region (ISO 3166 code).
 PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "US")
 

@@ -6,6 +6,7 @@ reloads), and with htmx it swaps its own row in place.
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -51,6 +52,7 @@ def today(request: HttpRequest) -> HttpResponse:
         "cohort_count": len(cohorts),
         "today": timezone.localdate(now),
         "notice": request.GET.get("done", ""),
+        "refresh_seconds": settings.STAFF_REFRESH_SECONDS,
     }
     return render(request, "staff/today.html", context)
 
@@ -61,7 +63,8 @@ def today_flags(request: HttpRequest) -> HttpResponse:
     """The flags section alone: htmx polls it, so a new urgent flag shows without a reload."""
     section = worklist.flags(list(cohorts_for(request.user)), timezone.now())
     _audited(request, [section])
-    return render(request, "staff/_section.html", {"section": section})
+    context = {"section": section, "refresh_seconds": settings.STAFF_REFRESH_SECONDS}
+    return render(request, "staff/_section.html", context)
 
 
 @staff_page

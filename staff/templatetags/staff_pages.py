@@ -42,3 +42,13 @@ def at_site(moment: datetime | None, zone: str) -> str:
         return ""
     local = timezone.localtime(moment, ZoneInfo(zone or "UTC"))
     return local.strftime("%a %d %b %Y, %H:%M %Z")
+
+
+WORDS = {"sms": "SMS", "web": "web form", "staff": "entered by staff"}
+
+
+@register.filter
+def words(code: str) -> str:
+    """A stored code in words: "very_high" -> "very high", "sms" -> "SMS"."""
+    code = str(code or "")
+    return WORDS.get(code, code.replace("_", " "))
