@@ -106,8 +106,9 @@ def record_list(
     rows: Iterable[tuple[int | None, object]],
     object_type: str,
     reason: str = "",
+    action: str = Action.LIST,
 ) -> AuditEvent | None:
-    """Write one row for a list shown: its `(patient_id, object_id)` rows, in order.
+    """Write one row for a list shown (or exported): its `(patient_id, object_id)` rows.
 
     The row's `patient` is set when the whole list is one patient's (say, their visits).
     """
@@ -116,7 +117,7 @@ def record_list(
         return None
     patient_ids = sorted({patient_id for patient_id, _ in rows if patient_id is not None})
     event = AuditEvent(
-        **_common(request, Action.LIST, object_type, reason),
+        **_common(request, action, object_type, reason),
         patient_id=patient_ids[0] if len(patient_ids) == 1 else None,
         patient_ids=patient_ids,
         object_ids=[str(object_id) for _, object_id in rows],

@@ -7,7 +7,7 @@ reloads), and with htmx it swaps its own row in place.
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -40,15 +40,28 @@ def _patient_id(row) -> int | None:
     return about.pk if about is not None else getattr(row, "patient_id", None)
 
 
+def chosen_cohorts(request: HttpRequest) -> list:
+    """The user's cohorts, or the one `?cohort=` names (404 if it is not theirs)."""
+    cohorts = list(cohorts_for(request.user).order_by("name"))
+    wanted = request.GET.get("cohort", "")
+    if not wanted:
+        return cohorts
+    chosen = [cohort for cohort in cohorts if str(cohort.pk) == wanted]
+    if not chosen:
+        raise Http404("No such cohort.")
+    return chosen
+
+
 @staff_page
 @require_GET
 def today(request: HttpRequest) -> HttpResponse:
-    cohorts = list(cohorts_for(request.user))
+    cohorts = chosen_cohorts(request)
     now = timezone.now()
     sections = worklist.today(request.user, cohorts, now)
     _audited(request, sections)
     context = {
         "sections": sections,
+        "cohorts": cohorts,
         "cohort_count": len(cohorts),
         "today": timezone.localdate(now),
         "notice": request.GET.get("done", ""),
@@ -61,7 +74,7 @@ def today(request: HttpRequest) -> HttpResponse:
 @require_GET
 def today_flags(request: HttpRequest) -> HttpResponse:
     """The flags section alone: htmx polls it, so a new urgent flag shows without a reload."""
-    section = worklist.flags(list(cohorts_for(request.user)), timezone.now())
+    section = worklist.section("flags", request.user, chosen_cohorts(request), timezone.now())
     _audited(request, [section])
     context = {"section": section, "refresh_seconds": settings.STAFF_REFRESH_SECONDS}
     return render(request, "staff/_section.html", context)

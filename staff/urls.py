@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import feeds, flag_page, inbox, timeline, today
+from . import dashboard_page, exports, feeds, flag_page, inbox, timeline, today
 
 app_name = "staff"
 
@@ -15,6 +15,8 @@ urlpatterns = [
     path("flags/<int:flag_id>/resolve/", flag_page.resolve, name="flag-resolve"),
     path("flags/<int:flag_id>/urgent-visit/", flag_page.urgent_visit, name="flag-urgent-visit"),
     path("flags/<int:flag_id>/assign/", flag_page.assign, name="flag-assign"),
+    path("dashboard/", dashboard_page.dashboard, name="dashboard"),
+    path("export/<str:key>.csv", exports.export, name="export"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/review/", inbox.review_many, name="inbox-review"),
     path("patients/<int:patient_id>/", timeline.timeline, name="patient"),

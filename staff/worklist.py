@@ -10,7 +10,7 @@ questionnaires still open.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from cohorts.models import Patient
 from cohorts.patient_messages import visible_messages
@@ -54,43 +54,39 @@ def with_patients(messages: list[Message]) -> list[Message]:
     return messages
 
 
-def flags(cohorts, now: datetime) -> Section:
+def flags(user, cohorts, now: datetime) -> QuerySet:
     """Unresolved flags, least time left to their review deadline first."""
-    waiting = (
+    return (
         Flag.objects.filter(in_cohorts(cohorts), status__in=Flag.UNRESOLVED)
         .select_related("patient__cohort", "report")
         .order_by("review_due_at", "pk")
     )
-    return _section("flags", "Flags to review", "No flag is waiting for review.", waiting)
 
 
-def inbox(user) -> Section:
-    """Patients' own words nobody could route: oldest first."""
-    waiting = (
+def inbox(user, cohorts, now: datetime) -> QuerySet:
+    """Patients' own words nobody could route: oldest first (numbers nobody's stay in)."""
+    return (
         visible_messages(user)
         .filter(direction=Message.Direction.INBOUND, needs_review=True)
+        .filter(Q(patient__cohort__in=cohorts) | Q(subject_id__isnull=True))
         .select_related("contact")
         .order_by("created_on", "pk")
     )
-    section = _section("inbox", "Messages waiting for a reply", "The inbox is empty.", waiting)
-    with_patients(section.rows)
-    return section
 
 
-def visits_to_book(cohorts, now: datetime) -> Section:
+def visits(user, cohorts, now: datetime) -> QuerySet:
     """Planned (not booked) visits overdue or opening within a week, the longest-waiting first."""
     owed = overdue(cohorts, now=now) | due_soon(cohorts, days=7, now=now)
-    waiting = (
+    return (
         Visit.objects.filter(owed, status=Visit.Status.PLANNED)
         .select_related("patient__cohort")
         .order_by("window_end", "pk")
     )
-    return _section("visits", "Visits to book", "No visit is overdue or due this week.", waiting)
 
 
-def failed_messages(cohorts) -> Section:
+def failed(user, cohorts, now: datetime) -> QuerySet:
     """SMS that did not reach the patient and nobody has dealt with yet."""
-    failed = (
+    return (
         Message.objects.filter(
             patient__cohort__in=cohorts,
             direction=Message.Direction.OUTBOUND,
@@ -100,28 +96,36 @@ def failed_messages(cohorts) -> Section:
         .select_related("contact")
         .order_by("-modified_on", "-pk")
     )
-    section = _section("failed", "Messages that did not arrive", "Every message arrived.", failed)
-    with_patients(section.rows)
-    return section
 
 
-def open_questionnaires(cohorts) -> Section:
+def questionnaires(user, cohorts, now: datetime) -> QuerySet:
     """SMS questionnaires a patient started and has not finished."""
-    asking = (
+    return (
         Questionnaire.objects.filter(patient__cohort__in=cohorts, closed_at__isnull=True)
         .select_related("patient__cohort", "patient__contact")
         .order_by("started_at", "pk")
     )
-    return _section(
-        "questionnaires", "Questionnaires still open", "No questionnaire is open.", asking
-    )
+
+
+# key: (what it lists, title, what an empty list says)
+LISTS = {
+    "flags": (flags, "Flags to review", "No flag is waiting for review."),
+    "inbox": (inbox, "Messages waiting for a reply", "The inbox is empty."),
+    "visits": (visits, "Visits to book", "No visit is overdue or due this week."),
+    "failed": (failed, "Messages that did not arrive", "Every message arrived."),
+    "questionnaires": (questionnaires, "Questionnaires still open", "No questionnaire is open."),
+}
+# Lists of messages: their patient is the message's subject.
+ABOUT_PATIENTS_BY_SUBJECT = {"inbox", "failed"}
+
+
+def section(key: str, user, cohorts, now: datetime) -> Section:
+    rows_of, title, empty = LISTS[key]
+    found = _section(key, title, empty, rows_of(user, cohorts, now))
+    if key in ABOUT_PATIENTS_BY_SUBJECT:
+        with_patients(found.rows)
+    return found
 
 
 def today(user, cohorts, now: datetime) -> list[Section]:
-    return [
-        flags(cohorts, now),
-        inbox(user),
-        visits_to_book(cohorts, now),
-        failed_messages(cohorts),
-        open_questionnaires(cohorts),
-    ]
+    return [section(key, user, cohorts, now) for key in LISTS]

@@ -174,10 +174,14 @@ def test_every_staff_page_passes_axe_and_is_photographed(browser, live_server, c
         "inbox": "/staff/inbox/",
         "timeline": f"/staff/patients/{clinic['ada'].pk}/",
         "calendar-feed": "/staff/calendar-feed/",
+        "dashboard": "/staff/dashboard/",
     }
-    seen = visit_each(
-        browser, live_server, screen, paths, lambda page, name: shoot(page, name, screen)
-    )
+
+    def photographed(page, name) -> int:
+        shoot(page, name, screen)
+        return page.evaluate("document.documentElement.scrollWidth")
+
+    seen = visit_each(browser, live_server, screen, paths, photographed)
     # axe is injected as an inline script, which our CSP rightly refuses: a context that
     # bypasses CSP runs it (the context above saw the pages under the real policy).
     found = visit_each(
@@ -186,4 +190,6 @@ def test_every_staff_page_passes_axe_and_is_photographed(browser, live_server, c
     )  # fmt: skip
 
     assert found == {"console": [], **{name: [] for name in paths}}
-    assert seen["console"] == []  # under the real CSP: nothing refused, no script error
+    assert seen.pop("console") == []  # under the real CSP: nothing refused, no script error
+    width = SCREENS[screen]["width"]
+    assert seen == dict.fromkeys(paths, width)  # nothing wider than the screen

@@ -1,5 +1,7 @@
 """The staff web pages: scoped like the API, audited, the API's rules for every step."""
 
+import csv
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -328,3 +330,45 @@ def test_a_flag_from_a_shared_phone_is_assigned_to_one_of_its_patients(alice, co
     flag.refresh_from_db()
     assert flag.patient == second
     assert Visit.objects.filter(patient=first).exists()  # untouched
+
+
+@time_machine.travel(TUESDAY)
+def test_the_dashboard_counts_per_cohort_and_per_coordinator_and_links_to_the_lists(
+    alice, patient, admin_user, cohort_b
+):
+    flag_for(patient)
+    flag_for(PatientFactory(cohort=cohort_b))
+
+    mine = signed_in(alice).get("/staff/dashboard/").content.decode()
+    everyone = signed_in(admin_user).get("/staff/dashboard/").content.decode()
+
+    assert "Cohort A" in mine and "Cohort B" not in mine
+    assert f"/staff/?cohort={patient.cohort_id}#section-flags" in mine
+    assert "Cohort A" in everyone and "Cohort B" in everyone
+    assert "By coordinator" in everyone and "alice" in everyone and "bob" in everyone
+    assert "Self-exam response rate" in everyone and "<svg" in everyone
+
+
+def test_today_for_a_cohort_that_is_not_yours_is_not_found(alice, cohort_a, cohort_b):
+    assert signed_in(alice).get(f"/staff/?cohort={cohort_a.pk}").status_code == 200
+    assert signed_in(alice).get(f"/staff/?cohort={cohort_b.pk}").status_code == 404
+
+
+@time_machine.travel(TUESDAY)
+def test_a_list_exports_every_row_as_csv_defused_and_audited(alice, patient):
+    inbound_from(patient, '=HYPERLINK("http://example.invalid")')
+    for n in range(30):
+        flag_for(PatientFactory(cohort=patient.cohort, first_name=f"Many{n}"))
+
+    flags = signed_in(alice).get("/staff/export/flags.csv")
+    inbox = signed_in(alice).get("/staff/export/inbox.csv")
+
+    assert flags.status_code == 200 and flags["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(flags.streaming_content).decode())))
+    assert rows[0][:4] == ["flag", "first name", "last name", "MRN"]
+    assert len(rows) == 1 + 30  # every row, past the page's first 25
+    words = list(csv.reader(io.StringIO(b"".join(inbox.streaming_content).decode())))[1][-1]
+    assert words.startswith("'=HYPERLINK")  # a spreadsheet shows it, never runs it
+    exported = AuditEvent.objects.get(action="export", object_type="flags")
+    assert len(exported.patient_ids) == 30 and exported.user == alice
+    assert signed_in(alice).get("/staff/export/nothing.csv").status_code == 404
