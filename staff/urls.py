@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import dashboard_page, exports, feeds, flag_page, inbox, timeline, today
+from . import calendar_page, dashboard_page, exports, feeds, flag_page, inbox, timeline, today
 
 app_name = "staff"
 
@@ -16,6 +16,10 @@ urlpatterns = [
     path("flags/<int:flag_id>/urgent-visit/", flag_page.urgent_visit, name="flag-urgent-visit"),
     path("flags/<int:flag_id>/assign/", flag_page.assign, name="flag-assign"),
     path("dashboard/", dashboard_page.dashboard, name="dashboard"),
+    path("calendar/", calendar_page.calendar, name="calendar"),
+    path("calendar/<str:day>/", calendar_page.day_page, name="calendar-day"),
+    path("calendar/<str:day>/book/", calendar_page.book_day, name="calendar-book-day"),
+    path("visits/<int:visit_id>/<str:step>/", calendar_page.move_visit, name="visit-step"),
     path("export/<str:key>.csv", exports.export, name="export"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/review/", inbox.review_many, name="inbox-review"),

@@ -52,3 +52,16 @@ def words(code: str) -> str:
     """A stored code in words: "very_high" -> "very high", "sms" -> "SMS"."""
     code = str(code or "")
     return WORDS.get(code, code.replace("_", " "))
+
+
+@register.filter
+def at_site_time(moment: datetime | None, zone: str) -> str:
+    """Only the time of day, in the site's zone."""
+    if moment is None:
+        return ""
+    return timezone.localtime(moment, ZoneInfo(zone or "UTC")).strftime("%H:%M")
+
+
+@register.filter
+def make_list_of_words(text: str) -> list[str]:
+    return text.split()

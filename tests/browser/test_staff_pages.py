@@ -175,6 +175,9 @@ def test_every_staff_page_passes_axe_and_is_photographed(browser, live_server, c
         "timeline": f"/staff/patients/{clinic['ada'].pk}/",
         "calendar-feed": "/staff/calendar-feed/",
         "dashboard": "/staff/dashboard/",
+        "calendar-week": "/staff/calendar/",
+        "calendar-month": "/staff/calendar/?view=month",
+        "calendar-day": f"/staff/calendar/{site_days.today(clinic['north'])}/",
     }
 
     def photographed(page, name) -> int:

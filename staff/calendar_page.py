@@ -1,0 +1,220 @@
+"""The follow-up calendar: a week or a month of the user's cohorts' visits.
+
+Each day shows its booked appointments and the planned visits due that day
+(overdue ones marked), filtered by cohort, tier and visit kind. A day opens
+as its own page, where a day's clinic is booked in one go (consecutive
+slots); each visit is booked, rebooked, completed or marked missed from
+there with the API's rules.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from audit import trail
+from cohorts import risk
+from cohorts.access import cohorts_for
+from scheduling.models import InvalidTransition, Visit
+from scheduling.serializers import BookVisitSerializer, VisitNoteSerializer
+
+from .access import staff_page
+from .posted import first_error, with_site_times
+from .responses import refused
+from .today import chosen_cohorts
+
+SHOWN_PER_DAY = 8
+SLOT_MINUTES = (10, 15, 20, 30, 45, 60)
+
+
+@dataclass
+class Day:
+    day: date
+    booked: list = field(default_factory=list)
+    due: list = field(default_factory=list)
+    due_total: int = 0
+    in_month: bool = True
+
+    @property
+    def more(self) -> int:
+        return self.due_total - len(self.due)
+
+
+@dataclass
+class Span:
+    """The days shown: a week, or the six weeks around a month."""
+
+    view: str
+    first: date
+    days: int
+    month: date | None
+    previous: date
+    next: date
+
+
+def _span(request: HttpRequest) -> Span:
+    try:
+        asked = date.fromisoformat(request.GET.get("start", ""))
+    except ValueError:
+        asked = timezone.localdate()
+    if request.GET.get("view") == "month":
+        month = asked.replace(day=1)
+        first = month - timedelta(days=month.weekday())
+        following = (month + timedelta(days=32)).replace(day=1)
+        previous = (month - timedelta(days=1)).replace(day=1)
+        return Span("month", first, 42, month, previous, following)
+    first = asked - timedelta(days=asked.weekday())
+    return Span("week", first, 7, None, first - timedelta(days=7), first + timedelta(days=7))
+
+
+def _filters(request: HttpRequest) -> Q:
+    wanted = Q()
+    if request.GET.get("tier") in {tier.value for tier in risk.Tier}:
+        wanted &= Q(patient__risk_tier=request.GET["tier"])
+    if request.GET.get("kind") in Visit.Kind.values:
+        wanted &= Q(kind=request.GET["kind"])
+    return wanted
+
+
+def _days(cohorts, span: Span, wanted: Q) -> list[Day]:
+    """Each day's booked visits (in the site's own date) and planned visits due."""
+    dates = [span.first + timedelta(days=n) for n in range(span.days)]
+    days = {day: Day(day, in_month=span.month is None or day.month == span.month.month)
+            for day in dates}  # fmt: skip
+    since = datetime.combine(span.first, time.min, tzinfo=UTC) - timedelta(days=1)
+    mine = Visit.objects.filter(wanted, cohort__in=cohorts).select_related("patient__cohort")
+    booked = mine.filter(
+        status=Visit.Status.BOOKED,
+        booked_at__gte=since,
+        booked_at__lt=since + timedelta(days=span.days + 2),
+    ).order_by("booked_at", "pk")
+    for visit in booked:
+        local = timezone.localtime(visit.booked_at, ZoneInfo(visit.patient.cohort.timezone))
+        if local.date() in days:
+            days[local.date()].booked.append(visit)
+    due = mine.filter(status=Visit.Status.PLANNED, due_date__gte=dates[0], due_date__lte=dates[-1])
+    for day, total in due.order_by().values_list("due_date").annotate(n=Count("pk")):
+        days[day].due_total = total
+    for visit in due.order_by("due_date", "window_end", "pk")[: SHOWN_PER_DAY * span.days]:
+        if len(days[visit.due_date].due) < SHOWN_PER_DAY:
+            days[visit.due_date].due.append(visit)
+    return list(days.values())
+
+
+def _audited(request: HttpRequest, visits: list[Visit], reason: str) -> None:
+    trail.record_list(request, [(v.patient_id, v.pk) for v in visits], "visit", reason=reason)
+
+
+@staff_page
+@require_GET
+def calendar(request: HttpRequest) -> HttpResponse:
+    cohorts = chosen_cohorts(request)
+    span = _span(request)
+    days = _days(cohorts, span, _filters(request)) if cohorts else []
+    context = {
+        "span": span,
+        "weeks": [days[n : n + 7] for n in range(0, len(days), 7)],
+        "today": timezone.localdate(),
+        "cohorts": list(cohorts_for(request.user).order_by("name")),
+        "tiers": [tier.value for tier in risk.Tier],
+        "kinds": Visit.Kind.choices,
+        "filters": {key: request.GET.get(key, "") for key in ("cohort", "tier", "kind")},
+    }
+    response = render(request, "staff/calendar.html", context)
+    _audited(request, [v for day in days for v in (*day.booked, *day.due)], "calendar")
+    return response
+
+
+@staff_page
+@require_GET
+def day_page(request: HttpRequest, day: str) -> HttpResponse:
+    """One day: every visit booked or due, and the form to book the day's clinic."""
+    try:
+        shown = date.fromisoformat(day)
+    except ValueError as exc:
+        raise Http404("No such day.") from exc
+    cohorts = chosen_cohorts(request)
+    (found,) = (
+        _days(cohorts, Span("week", shown, 1, None, shown, shown), Q()) if cohorts else [Day(shown)]
+    )
+    due = list(
+        Visit.objects.filter(cohort__in=cohorts, status=Visit.Status.PLANNED, due_date=shown)
+        .select_related("patient__cohort")
+        .order_by("patient__last_name", "pk")
+    )
+    context = {"day": found, "due": due, "slots": SLOT_MINUTES, "today": timezone.localdate()}
+    response = render(request, "staff/day.html", context)
+    _audited(request, [*found.booked, *due], "calendar day")
+    return response
+
+
+def _visit(request: HttpRequest, visit_id: int) -> Visit:
+    mine = Visit.objects.filter(cohort__in=cohorts_for(request.user))
+    return get_object_or_404(mine.select_related("patient__cohort"), pk=visit_id)
+
+
+@staff_page
+@require_POST
+def move_visit(request: HttpRequest, visit_id: int, step: str) -> HttpResponse:
+    """Book (or rebook), complete or mark missed one visit, with the API's rules."""
+    visit = _visit(request, visit_id)
+    zone = visit.patient.cohort.timezone
+    if step == "book":
+        payload = BookVisitSerializer(data=with_site_times(request.POST, zone, "booked_at"))
+    elif step in ("complete", "miss"):
+        payload = VisitNoteSerializer(data=request.POST)
+    else:
+        raise Http404("No such step.")
+    if not payload.is_valid():
+        return refused(request, first_error(payload.errors))
+    data = payload.validated_data
+    try:
+        if step == "book":
+            visit.book(data["booked_at"], data.get("location", ""), by=request.user)
+        else:
+            getattr(visit, step)(by=request.user, **data)
+    except InvalidTransition as exc:
+        return refused(request, str(exc), status=409)
+    trail.record(request, trail.Action.UPDATE, visit.patient_id, "visit", visit.pk)
+    return redirect(request.POST.get("next") or "staff:calendar")
+
+
+@staff_page
+@require_POST
+def book_day(request: HttpRequest, day: str) -> HttpResponse:
+    """Book the ticked visits due that day one after another, from a start time, in slots."""
+    try:
+        shown = date.fromisoformat(day)
+        first = time.fromisoformat(request.POST.get("first", ""))
+        minutes = int(request.POST.get("minutes", ""))
+    except ValueError:
+        return refused(request, "Give the clinic's first appointment time and a slot length.")
+    if minutes not in SLOT_MINUTES:
+        return refused(request, "Choose one of the slot lengths offered.")
+    ids = [int(value) for value in request.POST.getlist("visit") if value.isdigit()]
+    chosen = list(
+        Visit.objects.filter(
+            cohort__in=cohorts_for(request.user), pk__in=ids, status=Visit.Status.PLANNED
+        )
+        .select_related("patient__cohort")
+        .order_by("patient__last_name", "pk")
+    )
+    if not chosen:
+        return refused(request, "Tick the visits to book.")
+    with transaction.atomic():
+        for n, visit in enumerate(chosen):
+            zone = ZoneInfo(visit.patient.cohort.timezone)
+            at = datetime.combine(shown, first, tzinfo=zone) + timedelta(minutes=n * minutes)
+            payload = BookVisitSerializer(data={"booked_at": at.isoformat()})
+            if not payload.is_valid():
+                transaction.set_rollback(True)
+                return refused(request, first_error(payload.errors))
+            visit.book(payload.validated_data["booked_at"], "", by=request.user)
+    trail.record_rows(request, trail.Action.UPDATE, [(v.patient_id, v.pk) for v in chosen], "visit")
+    return redirect("staff:calendar-day", day=shown.isoformat())

@@ -1,0 +1,124 @@
+"""The follow-up calendar: what each day holds, a day's clinic booked in one go."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import time_machine
+from django.test import Client
+
+from audit.models import AuditEvent
+from scheduling.models import Visit
+from tests.factories import PatientFactory
+
+pytestmark = [pytest.mark.django_db]
+TUESDAY = "2026-06-02 14:00Z"
+CLINIC_DAY = date(2026, 6, 4)
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def due_on_clinic_day(cohort_a):
+    """Three patients of cohort A whose next visit is due on the clinic day."""
+    cohort_a.timezone = "America/New_York"
+    cohort_a.save()
+    visits = []
+    for name in ("Ames", "Baker", "Chen"):
+        patient = PatientFactory(cohort=cohort_a, last_name=name, tier="high")
+        visit = patient.visits.filter(status="planned").order_by("due_date").first()
+        visit.window_start, visit.due_date = CLINIC_DAY - timedelta(days=14), CLINIC_DAY
+        visit.window_end = CLINIC_DAY + timedelta(days=14)
+        visit.save()
+        visits.append(visit)
+    return visits
+
+
+@time_machine.travel(TUESDAY)
+def test_the_week_shows_my_due_and_booked_visits_only_and_is_audited(
+    alice, due_on_clinic_day, cohort_b
+):
+    other = PatientFactory(cohort=cohort_b, last_name="Elsewhere")
+    theirs = other.visits.filter(status="planned").order_by("due_date").first()
+    Visit.objects.filter(pk=theirs.pk).update(due_date=CLINIC_DAY, window_start=CLINIC_DAY)
+    booked = due_on_clinic_day[0]
+    booked.book(datetime(2026, 6, 3, 14, tzinfo=UTC), by=alice)
+
+    response = signed_in(alice).get("/staff/calendar/", {"start": "2026-06-02"})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "10:00" in page  # the booked visit, at the site's time
+    for visit in due_on_clinic_day[1:]:
+        assert f"/staff/patients/{visit.patient_id}/" in page
+    assert f"/staff/patients/{other.pk}/" not in page
+    listed = AuditEvent.objects.get(action="list", reason="calendar")
+    assert set(listed.patient_ids) == {v.patient_id for v in due_on_clinic_day}
+
+
+@time_machine.travel(TUESDAY)
+def test_the_month_and_a_tier_filter(alice, due_on_clinic_day):
+    month = signed_in(alice).get("/staff/calendar/", {"view": "month", "start": "2026-06-15"})
+    none = signed_in(alice).get(
+        "/staff/calendar/", {"view": "month", "start": "2026-06-15", "tier": "standard"}
+    )
+
+    assert "June 2026" in month.content.decode()
+    patient = due_on_clinic_day[0].patient
+    assert f"/staff/patients/{patient.pk}/" in month.content.decode()
+    assert f"/staff/patients/{patient.pk}/" not in none.content.decode()
+
+
+@time_machine.travel(TUESDAY)
+def test_a_days_clinic_is_booked_in_consecutive_slots_in_the_sites_time(alice, due_on_clinic_day):
+    ids = [str(v.pk) for v in due_on_clinic_day]
+
+    response = signed_in(alice).post(
+        f"/staff/calendar/{CLINIC_DAY}/book/", {"visit": ids, "first": "09:00", "minutes": "20"}
+    )
+
+    assert response.status_code == 302
+    booked = Visit.objects.filter(pk__in=ids).order_by("patient__last_name")
+    assert [v.booked_at for v in booked] == [
+        datetime(2026, 6, 4, 13, 0, tzinfo=UTC),  # 09:00 in New York
+        datetime(2026, 6, 4, 13, 20, tzinfo=UTC),
+        datetime(2026, 6, 4, 13, 40, tzinfo=UTC),
+    ]
+
+
+@time_machine.travel(TUESDAY)
+def test_a_days_clinic_refuses_a_slot_it_does_not_offer_and_books_nothing(alice, due_on_clinic_day):
+    ids = [str(v.pk) for v in due_on_clinic_day]
+
+    response = signed_in(alice).post(
+        f"/staff/calendar/{CLINIC_DAY}/book/", {"visit": ids, "first": "09:00", "minutes": "7"}
+    )
+
+    assert response.status_code == 400
+    assert not Visit.objects.filter(pk__in=ids, status="booked").exists()
+
+
+@time_machine.travel(TUESDAY)
+def test_a_visit_is_completed_missed_or_rebooked_by_the_rules(
+    alice, bob, cohort_b, due_on_clinic_day
+):
+    first, second, third = due_on_clinic_day
+    client = signed_in(alice)
+    first.book(datetime(2026, 6, 4, 13, tzinfo=UTC), by=alice)
+
+    assert client.post(f"/staff/visits/{first.pk}/complete/").status_code == 302
+    assert client.post(f"/staff/visits/{first.pk}/miss/").status_code == 409
+    assert client.post(f"/staff/visits/{second.pk}/fly/").status_code == 404
+    assert signed_in(bob).post(f"/staff/visits/{third.pk}/miss/").status_code == 404
+    rebook = client.post(f"/staff/visits/{second.pk}/book/", {"booked_at": "2026-06-05T08:15"})
+
+    assert rebook.status_code == 302
+    first.refresh_from_db()
+    second.refresh_from_db()
+    third.refresh_from_db()
+    assert first.status == "completed"
+    assert second.booked_at == datetime(2026, 6, 5, 12, 15, tzinfo=UTC)
+    assert third.status == "planned"
