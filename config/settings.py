@@ -358,6 +358,10 @@ if SMS_BACKEND not in {"console", "locmem", "twilio"}:
     raise ImproperlyConfigured(
         f"SMS_BACKEND must be console, locmem or twilio, not {SMS_BACKEND!r}"
     )
+# A page where anyone signed in plays a patient's phone (development: console SMS only).
+PHONE_SIMULATOR = env_bool("PHONE_SIMULATOR", SMS_BACKEND == "console")
+if PHONE_SIMULATOR and SMS_BACKEND == "twilio":
+    raise ImproperlyConfigured("PHONE_SIMULATOR is for development: not with SMS_BACKEND=twilio")
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")

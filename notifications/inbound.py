@@ -151,6 +151,16 @@ def route_to_subject(message_id: int, subject) -> str:
     return message.routed_as
 
 
+def receive(sid: str, from_number: str, to_number: str, body: str) -> Message:
+    """An SMS that came in (Twilio's webhook, once signed; the development phone simulator):
+    stored first, then routed; a replay (same sid) is stored and routed once."""
+    with transaction.atomic():
+        message, created = store(sid, from_number, to_number, body)
+    if created:
+        route_safely(message.pk)
+    return message
+
+
 def route_safely(message_id: int) -> None:
     """Route now; if that fails the message stays stored and unrouted for a retry."""
     try:

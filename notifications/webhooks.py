@@ -73,10 +73,7 @@ def inbound_sms(request):
         return HttpResponseBadRequest(problem)
     # Stored as written, but for NUL, which PostgreSQL text cannot hold.
     body = post["Body"].replace("\x00", "\ufffd")
-    with transaction.atomic():
-        message, created = inbound.store(post["MessageSid"], post["From"], post.get("To", ""), body)
-    if created:
-        inbound.route_safely(message.pk)
+    inbound.receive(post["MessageSid"], post["From"], post.get("To", ""), body)
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
 
 

@@ -1,6 +1,17 @@
+from django.conf import settings
 from django.urls import path
 
-from . import calendar_page, dashboard_page, exports, feeds, flag_page, inbox, timeline, today
+from . import (
+    calendar_page,
+    dashboard_page,
+    exports,
+    feeds,
+    flag_page,
+    inbox,
+    phone_simulator,
+    timeline,
+    today,
+)
 
 app_name = "staff"
 
@@ -31,3 +42,9 @@ urlpatterns = [
     path("calendar-feed/revoke/", feeds.revoke_feed, name="feed-revoke"),
     path("calendar/<str:token>.ics", feeds.feed_ics, name="feed-ics"),
 ]
+
+if settings.PHONE_SIMULATOR:  # development only (console SMS); never with Twilio
+    urlpatterns += [
+        path("phone/", phone_simulator.phone, name="phone"),
+        path("phone/<int:patient_id>/reply/", phone_simulator.reply, name="phone-reply"),
+    ]

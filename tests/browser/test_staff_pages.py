@@ -178,6 +178,7 @@ def test_every_staff_page_passes_axe_and_is_photographed(browser, live_server, c
         "calendar-week": "/staff/calendar/",
         "calendar-month": "/staff/calendar/?view=month",
         "calendar-day": f"/staff/calendar/{site_days.today(clinic['north'])}/",
+        "phone-simulator": f"/staff/phone/?patient={clinic['grace'].pk}",
     }
 
     def photographed(page, name) -> int:

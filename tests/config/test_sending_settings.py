@@ -43,3 +43,27 @@ def test_a_bad_sending_setting_stops_start_up_and_says_which(env, message):
 
 def test_good_sending_settings_start():
     assert start_with(SMS_DAILY_CAP="2", SMS_WEEKLY_CAP="5").returncode == 0
+
+
+def test_the_phone_simulator_is_refused_where_sms_really_go():
+    twilio = {
+        "SMS_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "secret",
+        "TWILIO_FROM_NUMBER": "+15005550006",
+    }
+
+    refused = start_with(**twilio, PHONE_SIMULATOR="true")
+    unset = {name: value for name, value in os.environ.items() if name != "PHONE_SIMULATOR"}
+    off_by_default = subprocess.run(
+        [sys.executable, "-c", "from config import settings; print(settings.PHONE_SIMULATOR)"],
+        cwd=ROOT,
+        env={**unset, "DJANGO_SETTINGS_MODULE": "config.settings", **twilio},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert refused.returncode != 0
+    assert "PHONE_SIMULATOR is for development" in refused.stderr
+    assert off_by_default.stdout.strip() == "False"
