@@ -215,6 +215,22 @@ class Message(models.Model):
                 | Q(needs_review=True),
                 name="message_needs_attention",
             ),
+            # The staff inbox: inbound messages waiting for a person, oldest first.
+            models.Index(
+                fields=["created_on"],
+                condition=Q(direction="inbound", needs_review=True),
+                name="inbox_to_review",
+            ),
+            # The staff Today list: SMS that did not arrive, not dealt with yet, newest first.
+            models.Index(
+                fields=["-modified_on"],
+                condition=Q(
+                    direction="outbound",
+                    status__in=["failed", "undeliverable", "expired"],
+                    reviewed_at__isnull=True,
+                ),
+                name="outbox_not_delivered",
+            ),
             # Routing retries: inbound messages not routed yet.
             models.Index(
                 fields=["created_on"],

@@ -303,6 +303,25 @@ class Visit(models.Model):
                 condition=Q(status__in=["planned", "booked"]),
                 name="visit_open_window_start",
             ),
+            # The staff calendar: a cohort's planned visits by due day, booked ones by time.
+            models.Index(
+                fields=["cohort", "due_date"],
+                condition=Q(status="planned"),
+                name="visit_planned_due",
+            ),
+            models.Index(
+                fields=["cohort", "booked_at"],
+                condition=Q(status="booked"),
+                name="visit_booked_at",
+            ),
+            # The Today list: a cohort's planned visits whose window has opened (or soon will),
+            # their ids ordered and counted from the index alone.
+            models.Index(
+                fields=["cohort", "window_start"],
+                include=["id"],
+                condition=Q(status="planned"),
+                name="visit_planned_window_start",
+            ),
             # The due-sweep: booked visits whose next reminder is due.
             models.Index(
                 fields=["next_reminder_at"],

@@ -30,6 +30,7 @@ from .responses import refused
 from .today import chosen_cohorts
 
 SHOWN_PER_DAY = 8
+DAY_PAGE_ROWS = 500  # a day's clinic: everything booked that day
 SLOT_MINUTES = (10, 15, 20, 30, 45, 60)
 
 
@@ -39,11 +40,22 @@ class Day:
     booked: list = field(default_factory=list)
     due: list = field(default_factory=list)
     due_total: int = 0
+    booked_total: int = 0
     in_month: bool = True
+    cap: int = SHOWN_PER_DAY
 
     @property
     def more(self) -> int:
         return self.due_total - len(self.due)
+
+    @property
+    def more_booked(self) -> int:
+        return self.booked_total - len(self.booked)
+
+    def add_booked(self, visit: Visit) -> None:
+        self.booked_total += 1
+        if len(self.booked) < self.cap:
+            self.booked.append(visit)
 
 
 @dataclass
@@ -82,10 +94,11 @@ def _filters(request: HttpRequest) -> Q:
     return wanted
 
 
-def _days(cohorts, span: Span, wanted: Q) -> list[Day]:
-    """Each day's booked visits (in the site's own date) and planned visits due."""
+def _days(cohorts, span: Span, wanted: Q, cap: int = SHOWN_PER_DAY) -> list[Day]:
+    """Each day's booked visits (in the site's own date) and planned visits due, the first
+    `cap` of each."""
     dates = [span.first + timedelta(days=n) for n in range(span.days)]
-    days = {day: Day(day, in_month=span.month is None or day.month == span.month.month)
+    days = {day: Day(day, in_month=span.month is None or day.month == span.month.month, cap=cap)
             for day in dates}  # fmt: skip
     since = datetime.combine(span.first, time.min, tzinfo=UTC) - timedelta(days=1)
     mine = Visit.objects.filter(wanted, cohort__in=cohorts).select_related("patient__cohort")
@@ -97,7 +110,7 @@ def _days(cohorts, span: Span, wanted: Q) -> list[Day]:
     for visit in booked:
         local = timezone.localtime(visit.booked_at, ZoneInfo(visit.patient.cohort.timezone))
         if local.date() in days:
-            days[local.date()].booked.append(visit)
+            days[local.date()].add_booked(visit)
     due = mine.filter(status=Visit.Status.PLANNED, due_date__gte=dates[0], due_date__lte=dates[-1])
     for day, total in due.order_by().values_list("due_date").annotate(n=Count("pk")):
         days[day].due_total = total

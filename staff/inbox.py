@@ -10,6 +10,7 @@ import uuid
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from audit import trail
@@ -19,9 +20,10 @@ from cohorts.patient_messages import mark_reviewed, visible_messages
 from notifications.models import Message
 from notifications.validators import validate_sms_safe
 
+from . import worklist
 from .access import staff_page
 from .responses import refused
-from .worklist import with_patients
+from .today import chosen_cohorts
 
 SHOWN = 100
 
@@ -30,18 +32,16 @@ class ReplyForm(forms.Form):
     text = forms.CharField(max_length=300, validators=[validate_sms_safe], strip=True)
 
 
-def _waiting(user):
-    return visible_messages(user).filter(direction=Message.Direction.INBOUND, needs_review=True)
+def _waiting(request: HttpRequest):
+    return worklist.inbox(request.user, chosen_cohorts(request), timezone.now())
 
 
 @staff_page
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    waiting = _waiting(request.user)
-    messages = with_patients(
-        list(waiting.select_related("contact").order_by("created_on", "pk")[:SHOWN])
-    )
-    context = {"messages": messages, "total": waiting.count(), "done": request.GET.get("done")}
+    shown = worklist.first_rows(_waiting(request), SHOWN)
+    messages = worklist.with_patients(shown.rows)
+    context = {"messages": messages, "total": shown.total, "done": request.GET.get("done")}
     response = render(request, "staff/inbox.html", context)
     rows = [(m.about.pk if m.about else None, m.pk) for m in messages]
     trail.record_list(request, rows, "message", reason="inbox")
@@ -53,7 +53,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def review_many(request: HttpRequest) -> HttpResponse:
     """Mark the ticked messages reviewed (only those the user may see)."""
     ids = [int(value) for value in request.POST.getlist("message") if value.isdigit()]
-    chosen = list(_waiting(request.user).filter(pk__in=ids))
+    chosen = list(_waiting(request).filter(pk__in=ids))
     if not chosen:
         return refused(request, "Tick the messages to mark reviewed.")
     for message in chosen:

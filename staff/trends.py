@@ -1,13 +1,15 @@
 """Weekly trends for the dashboard: self-exam response rate, on-time review rate, visits kept.
 
-Each is one grouped query over the last WEEKS weeks of the user's cohorts,
-drawn server-side as an SVG line (`Chart`): no charting script, nothing
-from outside.
+Each is one grouped query over the last WEEKS weeks of the user's cohorts
+(kept in the cache for a few minutes), drawn server-side as an SVG line
+(`Chart`): no charting script, nothing from outside.
 """
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, F, Q
 from django.db.models.functions import TruncWeek
 
@@ -16,6 +18,7 @@ from scheduling.models import Visit
 from surveillance.models import Flag, SelfExamCheck
 
 WEEKS = 12
+KEEP_SECONDS = 600
 WIDTH, HEIGHT, PAD = 360, 120, 6
 
 
@@ -63,6 +66,14 @@ def _weekly(queryset, field: str, since: datetime, kept: Q) -> list:
 
 
 def charts(cohorts, now: datetime) -> list[Chart]:
+    """The charts of these cohorts, computed at most every KEEP_SECONDS (weekly figures: a few
+    minutes' lag changes nothing, and each costs a scan of twelve weeks of rows)."""
+    ids = ",".join(str(cohort.pk) for cohort in sorted(cohorts, key=lambda c: c.pk))
+    key = f"staff-trends:{hashlib.sha256(ids.encode()).hexdigest()[:32]}"
+    return cache.get_or_set(key, lambda: _charts(cohorts, now), KEEP_SECONDS)
+
+
+def _charts(cohorts, now: datetime) -> list[Chart]:
     since = _monday(now) - timedelta(weeks=WEEKS - 1)
     reminders = Message.objects.filter(
         patient__cohort__in=cohorts,

@@ -8,19 +8,21 @@ questionnaires still open.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from cohorts import site_days
+from cohorts.access import is_admin
 from cohorts.models import Patient
-from cohorts.patient_messages import visible_messages
 from notifications.models import Message
 from scheduling.models import Visit
-from scheduling.overdue import due_soon, overdue
 from surveillance.care_teams import in_cohorts
 from surveillance.models import Flag, Questionnaire
 
 ROWS = 25
+BOOK_AHEAD = timedelta(days=7)
 GONE_WRONG = (Message.Status.FAILED, Message.Status.UNDELIVERABLE, Message.Status.EXPIRED)
 
 
@@ -37,10 +39,25 @@ class Section:
         return self.total - len(self.rows)
 
 
+@dataclass
+class Rows:
+    rows: list
+    total: int
+
+
+def first_rows(queryset: QuerySet, count: int = ROWS) -> Rows:
+    """The first rows (their ids chosen from the list's index first, then the rows and
+    their joins loaded for those alone) and, past them, how many there are in all."""
+    ids = list(queryset.values_list("pk", flat=True)[:count])
+    by_id = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()} if ids else {}
+    rows = [by_id[pk] for pk in ids if pk in by_id]
+    total = len(ids) if len(ids) < count else queryset.order_by().count()
+    return Rows(rows, total)
+
+
 def _section(key: str, title: str, empty: str, queryset: QuerySet) -> Section:
-    rows = list(queryset[:ROWS])
-    total = len(rows) if len(rows) < ROWS else queryset.order_by().count()
-    return Section(key, title, empty, rows, total)
+    found = first_rows(queryset)
+    return Section(key, title, empty, found.rows, found.total)
 
 
 def with_patients(messages: list[Message]) -> list[Message]:
@@ -64,23 +81,35 @@ def flags(user, cohorts, now: datetime) -> QuerySet:
 
 
 def inbox(user, cohorts, now: datetime) -> QuerySet:
-    """Patients' own words nobody could route: oldest first (numbers nobody's stay in)."""
+    """Patients' own words nobody could route, oldest first: from the user's patients, and
+    from numbers that are nobody's or shared (as `visible_messages`, by cohort ids: PostgreSQL
+    starts from the few messages waiting, not from the patients)."""
+    theirs = _patients(cohorts)
+    nobodys = Q(subject_id__isnull=True)
+    if not is_admin(user):
+        nobodys &= Q(Exists(theirs.filter(contact_id=OuterRef("contact_id"))))
     return (
-        visible_messages(user)
+        Message.objects.filter(_about(theirs) | nobodys)
         .filter(direction=Message.Direction.INBOUND, needs_review=True)
-        .filter(Q(patient__cohort__in=cohorts) | Q(subject_id__isnull=True))
         .select_related("contact")
         .order_by("created_on", "pk")
     )
 
 
 def visits(user, cohorts, now: datetime) -> QuerySet:
-    """Planned (not booked) visits overdue or opening within a week, the longest-waiting first."""
-    owed = overdue(cohorts, now=now) | due_soon(cohorts, days=7, now=now)
+    """Planned (not booked) visits whose window has opened, or opens within a week (by the
+    latest site's date), the earliest window first: overdue ones lead."""
+    if not cohorts:
+        return Visit.objects.none()
+    horizon = max(site_days.today(cohort, now) for cohort in cohorts) + BOOK_AHEAD
     return (
-        Visit.objects.filter(owed, status=Visit.Status.PLANNED)
+        Visit.objects.filter(
+            cohort__in=[cohort.pk for cohort in cohorts],
+            status=Visit.Status.PLANNED,
+            window_start__lte=horizon,
+        )
         .select_related("patient__cohort")
-        .order_by("window_end", "pk")
+        .order_by("window_start", "pk")
     )
 
 
@@ -88,7 +117,7 @@ def failed(user, cohorts, now: datetime) -> QuerySet:
     """SMS that did not reach the patient and nobody has dealt with yet."""
     return (
         Message.objects.filter(
-            patient__cohort__in=cohorts,
+            _about(_patients(cohorts)),
             direction=Message.Direction.OUTBOUND,
             status__in=GONE_WRONG,
             reviewed_at__isnull=True,
@@ -96,6 +125,17 @@ def failed(user, cohorts, now: datetime) -> QuerySet:
         .select_related("contact")
         .order_by("-modified_on", "-pk")
     )
+
+
+def _patients(cohorts) -> QuerySet:
+    return Patient.objects.filter(cohort__in=[cohort.pk for cohort in cohorts])
+
+
+def _about(patients: QuerySet) -> Q:
+    """Messages about one of these patients: looked up per message (the messages waiting are
+    few; the patients, many)."""
+    patient_type = ContentType.objects.get_for_model(Patient)
+    return Q(Exists(patients.filter(pk=OuterRef("subject_id"))), subject_type=patient_type)
 
 
 def questionnaires(user, cohorts, now: datetime) -> QuerySet:
