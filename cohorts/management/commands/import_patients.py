@@ -69,160 +69,28 @@ How many patients were imported and skipped, their tiers, and the time zones
 their reminders follow, with how many rows gave no zone and took the cohort's.
 """
 
-import csv
 import hashlib
 import sys
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections import Counter
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError, transaction
-from rest_framework.settings import api_settings
+from django.db import IntegrityError
 from tqdm import tqdm
 
 from audit import trail
-from cohorts import contacts, hooks, services
+from cohorts import patient_import
 from cohorts.access import cohorts_for
-from cohorts.models import Cohort, Patient, TumourProfile
+from cohorts.models import Cohort, Patient
+from cohorts.patient_import import (
+    PATIENT_COLUMNS,
+    PROFILE_COLUMNS,
+    REQUIRED_COLUMNS,
+    BadFile,
+    Row,
+    SystemImport,
+)
 from cohorts.risk import Tier
-from cohorts.serializers import CohortField, PatientSerializer
-from notifications.models import ConsentSource
-
-PATIENT_COLUMNS = (
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "mrn",
-    "phone",
-    "timezone",
-    "language",
-    "reminder_time",
-    "sms_consent",
-    "enrolled_on",
-)
-PROFILE_COLUMNS = (
-    "er",
-    "pr",
-    "her2",
-    "histology",
-    "stage",
-    "surgery_date",
-    "surgery_site",
-    "treatment_end_date",
-    "prior_recurrence",
-)
-KNOWN_COLUMNS = frozenset(PATIENT_COLUMNS + PROFILE_COLUMNS)
-REQUIRED_COLUMNS = (
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "mrn",
-    "phone",
-    "treatment_end_date",
-)
-BOOLEAN_COLUMNS = frozenset({"sms_consent", "prior_recurrence"})
-TRUE_WORDS = frozenset({"true", "yes", "1"})
-FALSE_WORDS = frozenset({"false", "no", "0"})
-
-
-@dataclass(frozen=True)
-class SystemImport:
-    """The default actor of the command: not a user row, but admin-equivalent.
-
-    `cohorts_for` lets it see every cohort (is_superuser short-circuits the
-    admin check); enrolment records no user in the history (by=None).
-    """
-
-    is_authenticated: bool = True
-    is_superuser: bool = True
-    is_active: bool = True
-    pk: None = None
-
-
-@dataclass(frozen=True)
-class ImportRequest:
-    """Just enough of a request for the serializer's context: the acting user."""
-
-    user: object
-
-
-@dataclass
-class Row:
-    line: int
-    cells: dict[str, str]
-    errors: list[str]
-    validated: dict | None = None
-
-
-class _ChosenCohortField(CohortField):
-    """The cohort picked once on the command line; rows resolve it without a query."""
-
-    def to_internal_value(self, data):
-        cohort = self.context["cohort"]
-        if data == cohort.pk:
-            return cohort
-        return super().to_internal_value(data)
-
-
-class ImportPatientSerializer(PatientSerializer):
-    """PatientSerializer with its per-row queries answered once per file.
-
-    Every rule is inherited; only the cohort (chosen on the command line),
-    the MRNs already enrolled at the site (`context["enrolled_mrns"]`, one
-    query for the file) and the follow-up limit (`context["follow_up_limit"]`)
-    are read once instead of per row.
-    """
-
-    cohort = _ChosenCohortField()
-
-    def mrn_taken(self, site: str, mrn: str) -> bool:
-        return mrn in self.context["enrolled_mrns"]
-
-    def follow_up_limit(self, cohort: Cohort) -> hooks.FollowUpLimit | None:
-        return self.context["follow_up_limit"]
-
-
-def build_patient(validated_data: dict) -> tuple[Patient, TumourProfile, dict]:
-    """Unsaved objects and the phone's details, as PatientSerializer.create builds them."""
-    data, details, _ = PatientSerializer.split(validated_data)
-    profile = TumourProfile(**data.pop("profile"))
-    return Patient(**data), profile, details
-
-
-def _boolean(value: str):
-    word = value.lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    return value  # Left for the serializer to reject with its own message.
-
-
-def row_payload(cells: dict[str, str], cohort: Cohort) -> dict:
-    """The API's nested input shape; blank cells are left out (required → error, else default)."""
-    payload = {"cohort": cohort.pk, "profile": {}}
-    for column, value in cells.items():
-        if value == "":
-            continue
-        if column in BOOLEAN_COLUMNS:
-            value = _boolean(value)
-        target = payload["profile"] if column in PROFILE_COLUMNS else payload
-        target[column] = value
-    return payload
-
-
-def flatten_errors(errors, column: str = "") -> list[tuple[str, str]]:
-    """Nested serializer errors as (column, message); the CSV columns are flat."""
-    if isinstance(errors, dict):
-        flat = []
-        for key, value in errors.items():
-            name = column if key == api_settings.NON_FIELD_ERRORS_KEY else key
-            flat += flatten_errors(value, name)
-        return flat
-    if isinstance(errors, list):
-        return [pair for item in errors for pair in flatten_errors(item, column)]
-    return [(column or "(row)", str(errors))]
 
 
 class Command(BaseCommand):
@@ -284,14 +152,10 @@ class Command(BaseCommand):
 
     @staticmethod
     def _audit(by, path: str, cohort: Cohort, patients: list[Patient], refused: int) -> None:
-        """Who imported which file (its SHA-256) into which cohort, and each patient it enrolled."""
         with open(path, "rb") as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
         request = trail.system_request(by, "manage.py import_patients")
-        summary = f"cohort {cohort.pk}: {len(patients)} accepted, {refused} refused"
-        trail.record(request, trail.Action.IMPORT, None, "patient_import", digest, summary)
-        reason = f"import {digest[:16]}"
-        trail.record(request, trail.Action.IMPORT, patients, "patient", reason=reason)
+        patient_import.audit(request, digest, cohort, patients, refused)
 
     @staticmethod
     def _zones(rows: list[Row], patients: list[Patient], cohort: Cohort) -> str:
@@ -329,105 +193,31 @@ class Command(BaseCommand):
             )
         return found[0]
 
-    # Reading
+    # Reading, validating, writing: cohorts.patient_import
 
     def _read(self, path: str) -> list[Row]:
         try:
             with open(path, encoding="utf-8-sig", newline="") as handle:
-                return self._parse(csv.reader(handle))
+                return patient_import.parse(handle)
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc
         except UnicodeDecodeError as exc:
             raise CommandError(f"{path} is not UTF-8 text: {exc}") from exc
-        except csv.Error as exc:
-            raise CommandError(f"{path} is not valid CSV: {exc}") from exc
-
-    def _parse(self, reader) -> list[Row]:
-        header = next(reader, None)
-        if not header or not any(cell.strip() for cell in header):
-            raise CommandError("The file is empty: it needs a header line.")
-        columns = [cell.strip() for cell in header]
-        self._check_header(columns)
-        rows, last_line = [], reader.line_num
-        for cells in reader:
-            line, last_line = last_line + 1, reader.line_num
-            values = [cell.strip() for cell in cells]
-            if not any(values):
-                continue
-            errors = []
-            if len(values) > len(columns):
-                errors.append(
-                    f"values: {len(values)} values for {len(columns)} columns; "
-                    "quote values that contain commas."
-                )
-            values += [""] * (len(columns) - len(values))
-            rows.append(Row(line, dict(zip(columns, values, strict=False)), errors))
-        return rows
-
-    def _check_header(self, columns: list[str]) -> None:
-        problems = []
-        unknown = [c for c in columns if c not in KNOWN_COLUMNS]
-        if unknown:
-            problems.append("unknown columns: " + ", ".join(repr(c) for c in unknown))
-        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-        if missing:
-            problems.append("missing required columns: " + ", ".join(missing))
-        repeated = sorted(c for c, n in Counter(columns).items() if n > 1)
-        if repeated:
-            problems.append("repeated columns: " + ", ".join(repeated))
-        if problems:
-            raise CommandError("Bad header line: " + "; ".join(problems) + ".")
-
-    # Validating
+        except BadFile as exc:
+            raise CommandError(str(exc)) from exc
 
     def _validate(self, rows: list[Row], cohort: Cohort, actor) -> None:
-        lines_by_mrn = defaultdict(list)
-        for row in rows:
-            if row.cells.get("mrn"):
-                lines_by_mrn[row.cells["mrn"]].append(row.line)
-        enrolled = set(
-            Patient.objects.filter(site=cohort.site, mrn__in=list(lines_by_mrn)).values_list(
-                "mrn", flat=True
-            )
-        )
-        context = {
-            "request": ImportRequest(actor),
-            "cohort": cohort,
-            "enrolled_mrns": enrolled,
-            "follow_up_limit": hooks.follow_up_limit(cohort),
-        }
-        for row in tqdm(rows, desc="Validating", unit="row", **self._bar()):
-            if row.errors:
-                continue
-            serializer = ImportPatientSerializer(
-                data=row_payload(row.cells, cohort), context=context
-            )
-            if serializer.is_valid():
-                row.validated = serializer.validated_data
-            else:
-                row.errors += [f"{col}: {msg}" for col, msg in flatten_errors(serializer.errors)]
-            lines = lines_by_mrn.get(row.cells.get("mrn"), [])
-            if len(lines) > 1:
-                others = ", ".join(str(line) for line in lines if line != row.line)
-                row.errors.append(f"mrn: This MRN is also on row {others} of this file.")
-
-    # Writing
+        patient_import.validate(rows, cohort, actor, progress=self._bar)
 
     def _enrol(self, rows: list[Row], batch_size: int, by) -> list[Patient]:
-        built = [build_patient(row.validated) for row in rows]
-        batches = [built[i : i + batch_size] for i in range(0, len(built), batch_size)]
         try:
-            with transaction.atomic():
-                for batch in tqdm(batches, desc="Enrolling", unit="batch", **self._bar()):
-                    patients, profiles, details = (list(part) for part in zip(*batch, strict=True))
-                    zone = patients[0].cohort.timezone
-                    contacts.bind(patients, details, ConsentSource.IMPORT, default_timezone=zone)
-                    services.enrol(patients, profiles, by=by)
+            return patient_import.enrol(rows, batch_size, by, progress=self._bar)
         except IntegrityError as exc:
             raise CommandError(
                 f"The database refused the import, nothing was imported: {exc}"
             ) from exc
-        return [patient for patient, _, _ in built]
 
-    def _bar(self) -> dict:
-        return {"disable": not self.progress, "file": getattr(self.stderr, "_out", sys.stderr)}
+    def _bar(self, items, label: str):
+        unit = "row" if label == "Validating" else "batch"
+        out = getattr(self.stderr, "_out", sys.stderr)
+        return tqdm(items, desc=label, unit=unit, disable=not self.progress, file=out)
