@@ -53,3 +53,42 @@ class CalendarFeed(models.Model):
     @classmethod
     def find(cls, token: str) -> "CalendarFeed | None":
         return cls.objects.live().select_related("user").filter(digest=digest(token)).first()
+
+
+class PatientImport(models.Model):
+    """A CSV of patients uploaded in the browser: previewed, confirmed, then enrolled by a
+    Celery task (`staff.tasks.run_patient_import`), whose progress the page shows.
+
+    The file is kept as text until it is enrolled or refused, with its SHA-256
+    (the audit trail names the file by it).
+    """
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed"
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    cohort = models.ForeignKey("cohorts.Cohort", on_delete=models.PROTECT, related_name="+")
+    filename = models.CharField(max_length=200)
+    digest = models.CharField(max_length=64)
+    text = models.TextField()
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.PREVIEWED)
+    valid_only = models.BooleanField(
+        default=False, help_text="Enrol the valid rows and report the others (else all or none)."
+    )
+    rows = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    refused = models.JSONField(default=list, help_text='["row 7: phone: ...", ...]')
+    problem = models.TextField(blank=True, help_text="Why the whole file was refused.")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"patient import #{self.pk} ({self.status})"
+
+    @property
+    def progress_key(self) -> str:
+        return f"staff-import:{self.pk}:done"

@@ -179,6 +179,7 @@ def test_every_staff_page_passes_axe_and_is_photographed(browser, live_server, c
         "calendar-month": "/staff/calendar/?view=month",
         "calendar-day": f"/staff/calendar/{site_days.today(clinic['north'])}/",
         "phone-simulator": f"/staff/phone/?patient={clinic['grace'].pk}",
+        "import": "/staff/import/",
     }
 
     def photographed(page, name) -> int:
@@ -197,3 +198,39 @@ def test_every_staff_page_passes_axe_and_is_photographed(browser, live_server, c
     assert seen.pop("console") == []  # under the real CSP: nothing refused, no script error
     width = SCREENS[screen]["width"]
     assert seen == dict.fromkeys(paths, width)  # nothing wider than the screen
+
+
+def test_a_csv_import_is_previewed_confirmed_and_watched_to_the_end(
+    page, live_server, clinic, celery_worker, monkeypatch, tmp_path
+):
+    from staff.tasks import run_patient_import
+
+    # The shared test worker listens on a queue of its own.
+    monkeypatch.setattr(
+        run_patient_import,
+        "delay",
+        lambda *args: run_patient_import.apply_async(args, queue=celery_worker.queue),
+    )
+    upload = tmp_path / "patients.csv"
+    upload.write_text(
+        "first_name,last_name,date_of_birth,mrn,phone,treatment_end_date\n"
+        + "".join(
+            f"Web{n},Import,1961-05-0{n},WEB-{n},+1 201 555 01{60 + n},2026-01-15\n"
+            for n in range(1, 4)
+        )
+    )
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/staff/import/")
+
+    page.get_by_label("Into the cohort").select_option(label="North (General Hospital)")
+    page.get_by_label("CSV file").set_input_files(str(upload))
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.get_by_text("3 can be enrolled")).to_be_visible()
+    shoot(page, "import-preview", "laptop")
+    page.get_by_role("button", name="Enrol all 3 patients").click()
+
+    expect(
+        page.get_by_role("heading", name="Done: 3 patients enrolled and planned")
+    ).to_be_visible()
+    shoot(page, "import-done", "laptop")
+    assert clinic["north"].patients.filter(mrn__startswith="WEB-").count() == 3

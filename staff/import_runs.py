@@ -1,0 +1,78 @@
+"""Running a confirmed browser import: validate again, enrol, record how far it got.
+
+The file is validated again when the task runs (a patient may have been
+enrolled since the preview). Enrolment is one transaction, all or nothing, as
+the command's; its progress goes to the cache after each batch, since the
+transaction hides it from the page until the end. A worker that dies midway
+leaves nothing enrolled and the import `running`: the task is acknowledged
+late, so another worker runs it again.
+"""
+
+import io
+
+from django.core.cache import cache
+from django.db import IntegrityError
+from django.utils import timezone
+
+from audit import trail
+from cohorts import patient_import
+
+from .models import PatientImport
+
+BATCH = 200
+PROGRESS_KEEP = 3600
+Status = PatientImport.Status
+
+
+def run(import_id: int) -> str:
+    job = (
+        PatientImport.objects.filter(pk=import_id, status__in=[Status.QUEUED, Status.RUNNING])
+        .select_related("cohort", "user")
+        .first()
+    )
+    if job is None:
+        return "not runnable"
+    PatientImport.objects.filter(pk=job.pk).update(status=Status.RUNNING)
+    rows = patient_import.parse(io.StringIO(job.text))
+    patient_import.validate(rows, job.cohort, job.user)
+    invalid = [row for row in rows if row.errors]
+    refused = [f"row {row.line}: {error}" for row in invalid for error in row.errors]
+    if invalid and not job.valid_only:
+        problem = f"{len(invalid)} of {len(rows)} rows are invalid now; nothing was imported."
+        return _finish(job, Status.FAILED, refused=refused, problem=problem)
+    valid = [row for row in rows if not row.errors]
+    cache.set(job.progress_key, 0, PROGRESS_KEEP)
+    try:
+        patients = patient_import.enrol(valid, BATCH, job.user, progress=_counted(job, len(valid)))
+    except IntegrityError as exc:
+        problem = f"The database refused the import, nothing was imported: {exc}"
+        return _finish(job, Status.FAILED, refused=refused, problem=problem)
+    request = trail.system_request(job.user, f"staff import {job.pk}")
+    patient_import.audit(request, job.digest, job.cohort, patients, len(invalid))
+    return _finish(job, Status.DONE, refused=refused, accepted=len(patients))
+
+
+def _counted(job: PatientImport, total: int):
+    def progress(batches, label):
+        done = 0
+        for batch in batches:
+            yield batch
+            done = min(total, done + len(batch))
+            cache.set(job.progress_key, done, PROGRESS_KEEP)
+
+    return progress
+
+
+def _finish(job: PatientImport, status: str, **fields) -> str:
+    fields.update(status=status, finished_at=timezone.now())
+    PatientImport.objects.filter(pk=job.pk).update(**fields)
+    return status
+
+
+def done_so_far(job: PatientImport) -> int:
+    if job.status == Status.DONE:
+        return job.accepted
+    try:
+        return int(cache.get(job.progress_key) or 0)
+    except Exception:  # the cache is down: the page shows no progress, the import goes on
+        return 0

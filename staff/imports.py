@@ -1,0 +1,126 @@
+"""Bulk import in the browser: upload the CSV the import command takes, see a preview with
+each row's errors, confirm, and watch a Celery task enrol and plan the patients.
+
+Files go through `cohorts.patient_import`, as the command's: the same format,
+the same rules (the API's), all or nothing unless the coordinator chooses to
+import only the valid rows. Each import is its uploader's alone.
+"""
+
+import hashlib
+import io
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cohorts import patient_import
+from cohorts.access import cohorts_for
+
+from . import import_runs
+from .access import staff_page
+from .models import PatientImport
+from .responses import refused
+from .tasks import run_patient_import
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_ROWS = 5000  # beyond: manage.py import_patients
+PREVIEW_ROWS = 20
+Status = PatientImport.Status
+
+
+def _read(upload) -> str:
+    """The upload as text; ValueError says why not."""
+    if upload is None:
+        raise ValueError("Choose a CSV file.")
+    if upload.size > MAX_BYTES:
+        raise ValueError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+    try:
+        return upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"The file is not UTF-8 text: {exc}") from exc
+
+
+@staff_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    cohorts = list(cohorts_for(request.user).order_by("name"))
+    if request.method != "POST":
+        return render(request, "staff/import_form.html", {"cohorts": cohorts, "max_rows": MAX_ROWS})
+    cohort = next((c for c in cohorts if str(c.pk) == request.POST.get("cohort")), None)
+    if cohort is None:
+        return refused(request, "Choose one of your cohorts.")
+    try:
+        text = _read(request.FILES.get("file"))
+        rows = patient_import.parse(io.StringIO(text, newline=""))
+    except (ValueError, patient_import.BadFile) as exc:
+        return refused(request, str(exc))
+    if len(rows) > MAX_ROWS:
+        return refused(request, f"More than {MAX_ROWS} rows: use manage.py import_patients.")
+    patient_import.validate(rows, cohort, request.user)
+    job = PatientImport.objects.create(
+        user=request.user,
+        cohort=cohort,
+        filename=request.FILES["file"].name[:200],
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+        text=text,
+        rows=len(rows),
+        refused=[f"row {row.line}: {error}" for row in rows for error in row.errors],
+    )
+    request.session[f"import-{job.pk}-preview"] = [
+        [row.cells.get(name, "") for name in ("first_name", "last_name", "mrn", "phone")]
+        for row in rows
+        if not row.errors
+    ][:PREVIEW_ROWS]
+    return redirect("staff:import", import_id=job.pk)
+
+
+def _job(request: HttpRequest, import_id: int, lock: bool = False) -> PatientImport:
+    mine = PatientImport.objects.filter(user=request.user).select_related("cohort")
+    return get_object_or_404(mine.select_for_update() if lock else mine, pk=import_id)
+
+
+def _context(request: HttpRequest, job: PatientImport) -> dict:
+    done = import_runs.done_so_far(job)
+    valid = job.rows - len({line.split(":")[0] for line in job.refused})
+    return {
+        "job": job,
+        "valid": valid,
+        "done": done,
+        "percent": round(100 * done / valid) if valid else 100,
+        "preview": request.session.get(f"import-{job.pk}-preview", []),
+    }
+
+
+@staff_page
+@require_GET
+def import_page(request: HttpRequest, import_id: int) -> HttpResponse:
+    job = _job(request, import_id)
+    return render(request, "staff/import.html", _context(request, job))
+
+
+@staff_page
+@require_GET
+def import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
+    """The progress fragment the page polls while the task runs."""
+    job = _job(request, import_id)
+    return render(request, "staff/_import_progress.html", _context(request, job))
+
+
+@staff_page
+@require_POST
+def start(request: HttpRequest, import_id: int) -> HttpResponse:
+    """Confirm a previewed import: a Celery task enrols it (once, whatever is clicked twice)."""
+    with transaction.atomic():
+        job = _job(request, import_id, lock=True)
+        if job.status != Status.PREVIEWED:
+            return redirect("staff:import", import_id=job.pk)
+        job.valid_only = request.POST.get("valid_only") == "yes"
+        if job.refused and not job.valid_only:
+            return refused(
+                request, "Some rows are invalid: fix the file, or import the valid rows."
+            )
+        job.status = Status.QUEUED
+        job.save(update_fields=["status", "valid_only"])
+        transaction.on_commit(lambda: run_patient_import.delay(job.pk))
+    return redirect("staff:import", import_id=job.pk)
