@@ -1,4 +1,4 @@
-"""Benchmark: API response times over HTTP (gunicorn) on a clinic-sized database.
+"""Benchmark: API and staff-page response times over HTTP (gunicorn) on a clinic-sized database.
 
 Run by hand (this is not a test, and it asserts nothing about timing):
 
@@ -11,7 +11,8 @@ over --cohorts cohorts with the work a clinic has (bench/clinic.py: past, overdu
 booked and missed visits, lesion flags, messages), makes an admin and a coordinator
 of some of the cohorts with API tokens (`manage.py create_api_token`), starts gunicorn
 on a free loopback port and times --requests GETs per endpoint and user with
-`requests` (`Authorization: Token ...`). Each figure is printed next to its goal.
+`requests` (`Authorization: Token ...` for the API; the staff pages under /staff/
+with a signed-in session cookie). Each figure is printed next to its goal.
 Then it replays each endpoint once in-process to capture its SQL and prints the
 EXPLAIN ANALYZE of the slowest statement. See bench/README.md for what it prints.
 """
@@ -115,6 +116,7 @@ def make_users(coordinator_cohorts: int) -> dict[str, dict]:
 
     from cohorts.access import patients_for
     from cohorts.models import Cohort
+    from surveillance.models import Flag
 
     User = get_user_model()
     admin, _ = User.objects.get_or_create(
@@ -141,6 +143,10 @@ def make_users(coordinator_cohorts: int) -> dict[str, dict]:
         users[role] = {
             "user": user,
             "token": out.getvalue().strip(),
+            "session": signed_in_session(user),
+            "flags": list(
+                Flag.objects.filter(patient__in=visible).values_list("id", flat=True)[:1000]
+            ),
             "cohorts": len(cohorts) if role == "admin" else share,
             "patients": visible.count(),
             "ids": list(visible.values_list("id", flat=True)),
@@ -220,6 +226,36 @@ class Gunicorn:
 # --- Timing ------------------------------------------------------------------------------
 
 
+def signed_in_session(user) -> str:
+    """A session key signed in as `user`, as the login page would leave it (for the staff
+    pages, which take no token)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return store.session_key
+
+
+def staff_pages(user: dict, picked: list[int]) -> list[tuple[str, object]]:
+    """The staff web's pages (label, path), one of each kind."""
+    flags = user["flags"] or [0]
+    return [
+        ("GET /staff/ (Today)", "/staff/"),
+        ("GET /staff/inbox/", "/staff/inbox/"),
+        ("GET /staff/dashboard/", "/staff/dashboard/"),
+        ("GET /staff/calendar/ (week)", "/staff/calendar/"),
+        ("GET /staff/calendar/?view=month", "/staff/calendar/?view=month"),
+        ("GET /staff/flags/{id}/", lambda n: f"/staff/flags/{flags[n % len(flags)]}/"),
+        ("GET /staff/patients/{id}/", lambda n: f"/staff/patients/{picked[n % len(picked)]}/"),
+    ]
+
+
 def endpoints(users: dict) -> list[tuple[str, str, object]]:
     """(role, label, path or a function of the request number giving the path)."""
     found = []
@@ -243,6 +279,7 @@ def endpoints(users: dict) -> list[tuple[str, str, object]]:
             (role, "GET /api/v1/visits/?overdue=true", "/api/v1/visits/?overdue=true"),
             (role, "GET /api/v1/dashboard/", "/api/v1/dashboard/"),
         ]
+        found += [(role, label, path) for label, path in staff_pages(user, picked)]
     return found
 
 
@@ -251,8 +288,10 @@ def percentile(sorted_ms: list[float], share: float) -> float:
     return sorted_ms[max(0, math.ceil(share * len(sorted_ms)) - 1)]
 
 
-def time_endpoint(session, base: str, token: str, path, warmup: int, count: int) -> dict:
-    headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+def time_endpoint(session, base: str, user: dict, path, warmup: int, count: int) -> dict:
+    """The API with the user's token; the staff pages with their signed-in session."""
+    headers = {"Authorization": f"Token {user['token']}", "Accept": "application/json"}
+    session.cookies.set("sessionid", user["session"])
     statuses, times, size = Counter(), [], 0
     for n in range(warmup + count):
         url = base + (path(n) if callable(path) else path)
@@ -278,8 +317,8 @@ def time_endpoint(session, base: str, token: str, path, warmup: int, count: int)
 # --- What the endpoints run: captured in-process, then EXPLAIN ANALYZE --------------------
 
 
-def capture_sql(token: str, path: str):
-    """Replay one GET in-process (test Client, the same token header) and capture its SQL.
+def capture_sql(user: dict, path: str):
+    """Replay one GET in-process (test Client, the same token and session) and capture its SQL.
 
     Only to see the statements: every timing above comes from gunicorn over HTTP.
     """
@@ -287,7 +326,8 @@ def capture_sql(token: str, path: str):
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token}")
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {user['token']}")
+    client.cookies["sessionid"] = user["session"]
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path)
     return response.status_code, [dict(query) for query in captured.captured_queries]
@@ -325,8 +365,8 @@ def key_lines(plan: list[str]) -> list[str]:
     ]
 
 
-def print_sql(role: str, label: str, token: str, path: str, lines: int) -> dict:
-    status, queries = capture_sql(token, path)
+def print_sql(role: str, label: str, user: dict, path: str, lines: int) -> dict:
+    status, queries = capture_sql(user, path)
     selects = [q for q in queries if q["sql"].lstrip().upper().startswith("SELECT")]
     total_ms = sum(float(q["time"]) * 1000 for q in queries)
     kinds = Counter(q["sql"].lstrip().split(None, 1)[0].upper() for q in queries)
@@ -420,9 +460,8 @@ def run(args: argparse.Namespace, url: str) -> None:
                 f" then {args.requests} timed per row"
             )
             for role, label, path in rows:
-                token = users[role]["token"]
                 figures = time_endpoint(
-                    session, server.base, token, path, args.warmup, args.requests
+                    session, server.base, users[role], path, args.warmup, args.requests
                 )
                 results.append((role, label, figures))
                 print(f"  ... {role} {label}: p95 {figures['p95']:.1f} ms", file=sys.stderr)
@@ -463,7 +502,7 @@ def run(args: argparse.Namespace, url: str) -> None:
         )
         for role, label, path in rows:
             concrete = path(0) if callable(path) else path
-            print_sql(role, label, users[role]["token"], concrete, args.explain_lines)
+            print_sql(role, label, users[role], concrete, args.explain_lines)
 
     print()
     print(f"Peak memory (max RSS): {max_rss_mib():.0f} MiB")
