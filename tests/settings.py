@@ -12,8 +12,6 @@ os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", "surveillance-tests")
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-any-deployment-000000")
 os.environ.setdefault("HTTPS_ONLY", "false")
 os.environ.setdefault("SMS_BACKEND", "locmem")
-# SMS stay in memory here, as with the console: the phone simulator's page is mounted.
-os.environ.setdefault("PHONE_SIMULATOR", "true")
 # The per-sender limit waits on the wall clock, which frozen-time tests stop:
 # tests/notifications/test_sender_rate.py checks it with a clock of its own.
 os.environ.setdefault("SMS_RATE_PER_SECOND", "0")
@@ -22,6 +20,11 @@ os.environ.setdefault(
 )
 
 from config.settings import *  # noqa: E402,F403
+
+# SMS stay in memory here, as with the console: the phone simulator's page is mounted.
+# (Set here, not in the environment: worker subprocesses that send through the fake
+# Twilio inherit the environment, and settings refuse the simulator with Twilio.)
+PHONE_SIMULATOR = True
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
