@@ -65,3 +65,9 @@ def at_site_time(moment: datetime | None, zone: str) -> str:
 @register.filter
 def make_list_of_words(text: str) -> list[str]:
     return text.split()
+
+
+@register.filter
+def get_item(mapping, key):
+    """mapping[key] in a template (a form's values or errors by field name)."""
+    return mapping.get(key, "") if hasattr(mapping, "get") else ""

@@ -180,6 +180,8 @@ def test_every_staff_page_passes_axe_and_is_photographed(browser, live_server, c
         "calendar-day": f"/staff/calendar/{site_days.today(clinic['north'])}/",
         "phone-simulator": f"/staff/phone/?patient={clinic['grace'].pk}",
         "import": "/staff/import/",
+        "enrol": "/staff/patients/new/",
+        "edit": f"/staff/patients/{clinic['ada'].pk}/edit/",
     }
 
     def photographed(page, name) -> int:
