@@ -18,10 +18,12 @@ from cohorts.access import is_admin
 from cohorts.models import Patient
 from notifications.models import Message
 from scheduling.models import Visit
-from surveillance.care_teams import in_cohorts
 from surveillance.models import Flag, Questionnaire
 
 ROWS = 25
+# Past this many, a list says "500+": the exact figure is on the dashboard and in the CSV,
+# and counting thousands of rows each time the page loads buys a coordinator nothing.
+COUNT_UP_TO = 500
 BOOK_AHEAD = timedelta(days=7)
 GONE_WRONG = (Message.Status.FAILED, Message.Status.UNDELIVERABLE, Message.Status.EXPIRED)
 
@@ -33,16 +35,23 @@ class Section:
     empty: str
     rows: list = field(default_factory=list)
     total: int = 0
+    counted: str = "0"
 
     @property
-    def more(self) -> int:
-        return self.total - len(self.rows)
+    def more(self) -> str:
+        """How many rows past those shown ("475+" past the counting limit)."""
+        rest = self.total - len(self.rows)
+        return f"{rest}+" if self.total > COUNT_UP_TO else str(rest) if rest else ""
 
 
 @dataclass
 class Rows:
     rows: list
     total: int
+
+    @property
+    def counted(self) -> str:
+        return f"{COUNT_UP_TO}+" if self.total > COUNT_UP_TO else str(self.total)
 
 
 def first_rows(queryset: QuerySet, count: int = ROWS) -> Rows:
@@ -51,13 +60,13 @@ def first_rows(queryset: QuerySet, count: int = ROWS) -> Rows:
     ids = list(queryset.values_list("pk", flat=True)[:count])
     by_id = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()} if ids else {}
     rows = [by_id[pk] for pk in ids if pk in by_id]
-    total = len(ids) if len(ids) < count else queryset.order_by().count()
+    total = len(ids) if len(ids) < count else queryset.order_by()[: COUNT_UP_TO + 1].count()
     return Rows(rows, total)
 
 
 def _section(key: str, title: str, empty: str, queryset: QuerySet) -> Section:
     found = first_rows(queryset)
-    return Section(key, title, empty, found.rows, found.total)
+    return Section(key, title, empty, found.rows, found.total, found.counted)
 
 
 def with_patients(messages: list[Message]) -> list[Message]:
@@ -72,9 +81,15 @@ def with_patients(messages: list[Message]) -> list[Message]:
 
 
 def flags(user, cohorts, now: datetime) -> QuerySet:
-    """Unresolved flags, least time left to their review deadline first."""
+    """Unresolved flags, least time left to their review deadline first: theirs by the
+    patient's cohort, or waiting on a number one of their patients uses (as
+    `care_teams.in_cohorts`, looked up per flag: the flags waiting are few)."""
+    theirs = _patients(cohorts)
+    mine = Exists(theirs.filter(pk=OuterRef("patient_id")))
+    on_their_number = Exists(theirs.filter(contact_id=OuterRef("message__contact_id")))
     return (
-        Flag.objects.filter(in_cohorts(cohorts), status__in=Flag.UNRESOLVED)
+        Flag.objects.filter(Q(mine) | Q(on_their_number, patient__isnull=True))
+        .filter(status__in=Flag.UNRESOLVED)
         .select_related("patient__cohort", "report")
         .order_by("review_due_at", "pk")
     )

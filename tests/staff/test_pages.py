@@ -372,3 +372,18 @@ def test_a_list_exports_every_row_as_csv_defused_and_audited(alice, patient):
     exported = AuditEvent.objects.get(action="export", object_type="flags")
     assert len(exported.patient_ids) == 30 and exported.user == alice
     assert signed_in(alice).get("/staff/export/nothing.csv").status_code == 404
+
+
+@time_machine.travel(TUESDAY, tick=False)
+def test_the_dashboard_counts_at_most_a_minute_ago_unless_asked_to_count_now(alice, patient):
+    from django.core.cache import cache
+
+    cache.clear()
+    client = signed_in(alice)
+    client.get("/staff/dashboard/")
+    flag_for(patient)
+
+    kept = client.get("/staff/dashboard/").context["rows"][0][0]["flags_open"]
+    fresh = client.get("/staff/dashboard/?fresh=1").context["rows"][0][0]["flags_open"]
+
+    assert (kept, fresh) == (0, 1)
