@@ -7,12 +7,14 @@ slots); each visit is booked, rebooked, completed or marked missed from
 there with the API's rules.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -42,7 +44,6 @@ class Day:
     due_total: int = 0
     booked_total: int = 0
     in_month: bool = True
-    cap: int = SHOWN_PER_DAY
 
     @property
     def more(self) -> int:
@@ -51,11 +52,6 @@ class Day:
     @property
     def more_booked(self) -> int:
         return self.booked_total - len(self.booked)
-
-    def add_booked(self, visit: Visit) -> None:
-        self.booked_total += 1
-        if len(self.booked) < self.cap:
-            self.booked.append(visit)
 
 
 @dataclass
@@ -95,29 +91,61 @@ def _filters(request: HttpRequest) -> Q:
 
 
 def _days(cohorts, span: Span, wanted: Q, cap: int = SHOWN_PER_DAY) -> list[Day]:
-    """Each day's booked visits (in the site's own date) and planned visits due, the first
-    `cap` of each."""
+    """Each day's booked visits (on the site's own date) and planned visits due: their
+    counts, and in a week (or a day) the first `cap` of each."""
     dates = [span.first + timedelta(days=n) for n in range(span.days)]
-    days = {day: Day(day, in_month=span.month is None or day.month == span.month.month, cap=cap)
+    days = {day: Day(day, in_month=span.month is None or day.month == span.month.month)
             for day in dates}  # fmt: skip
-    since = datetime.combine(span.first, time.min, tzinfo=UTC) - timedelta(days=1)
-    mine = Visit.objects.filter(wanted, cohort__in=cohorts).select_related("patient__cohort")
-    booked = mine.filter(
-        status=Visit.Status.BOOKED,
-        booked_at__gte=since,
-        booked_at__lt=since + timedelta(days=span.days + 2),
-    ).order_by("booked_at", "pk")
-    for visit in booked:
-        local = timezone.localtime(visit.booked_at, ZoneInfo(visit.patient.cohort.timezone))
-        if local.date() in days:
-            days[local.date()].add_booked(visit)
+    mine = Visit.objects.filter(wanted, cohort__in=cohorts)
     due = mine.filter(status=Visit.Status.PLANNED, due_date__gte=dates[0], due_date__lte=dates[-1])
     for day, total in due.order_by().values_list("due_date").annotate(n=Count("pk")):
         days[day].due_total = total
-    for visit in due.order_by("due_date", "window_end", "pk")[: SHOWN_PER_DAY * span.days]:
-        if len(days[visit.due_date].due) < SHOWN_PER_DAY:
-            days[visit.due_date].due.append(visit)
+    booked = _booked(mine, cohorts, dates)
+    for day, _ in booked:
+        days[day].booked_total += 1
+    if span.view == "month":  # a month shows how many; a week and a day's page show who
+        return list(days.values())
+    shown = [(day, pk) for day, pks in _by_day(booked).items() for pk in pks[:cap]]
+    rows = Visit.objects.select_related("patient__cohort").in_bulk([pk for _, pk in shown])
+    for day, pk in shown:
+        days[day].booked.append(rows[pk])
+    for day in days.values():
+        if day.due_total:
+            day.due = list(
+                due.filter(due_date=day.day)
+                .select_related("patient__cohort")
+                .order_by("window_end", "pk")[:cap]
+            )
     return list(days.values())
+
+
+def _by_day(booked: list[tuple[date, int]]) -> dict[date, list[int]]:
+    found = defaultdict(list)
+    for day, pk in booked:
+        found[day].append(pk)
+    return found
+
+
+def _booked(visits, cohorts, dates: list[date]) -> list[tuple[date, int]]:
+    """(the site's date, visit id) of the visits booked on these days, by booked time; one
+    query per time zone among the cohorts (a day starts at each site's midnight)."""
+    found = []
+    for zone in sorted({cohort.timezone for cohort in cohorts}):
+        tz = ZoneInfo(zone)
+        start = datetime.combine(dates[0], time.min, tzinfo=tz)
+        end = datetime.combine(dates[-1] + timedelta(days=1), time.min, tzinfo=tz)
+        found += (
+            visits.filter(
+                cohort__timezone=zone,
+                status=Visit.Status.BOOKED,
+                booked_at__gte=start,
+                booked_at__lt=end,
+            )
+            .order_by("booked_at", "pk")
+            .annotate(day=TruncDate("booked_at", tzinfo=tz))
+            .values_list("day", "pk")
+        )
+    return found
 
 
 def _audited(request: HttpRequest, visits: list[Visit], reason: str) -> None:

@@ -60,16 +60,24 @@ def test_the_week_shows_my_due_and_booked_visits_only_and_is_audited(
 
 
 @time_machine.travel(TUESDAY)
-def test_the_month_and_a_tier_filter(alice, due_on_clinic_day):
+def test_the_month_counts_each_days_visits_and_a_tier_filter_narrows_them(alice, due_on_clinic_day):
+    due_on_clinic_day[0].book(datetime(2026, 6, 4, 23, 30, tzinfo=UTC), by=alice)  # 19:30 local
+
+    def day_cell(response, day: str) -> str:
+        page = response.content.decode()
+        return page.split(f'href="/staff/calendar/{day}/"')[1].split("</td>")[0]
+
     month = signed_in(alice).get("/staff/calendar/", {"view": "month", "start": "2026-06-15"})
     none = signed_in(alice).get(
         "/staff/calendar/", {"view": "month", "start": "2026-06-15", "tier": "standard"}
     )
 
     assert "June 2026" in month.content.decode()
-    patient = due_on_clinic_day[0].patient
-    assert f"/staff/patients/{patient.pk}/" in month.content.decode()
-    assert f"/staff/patients/{patient.pk}/" not in none.content.decode()
+    assert "1 booked" in day_cell(month, "2026-06-04")  # the site's date, not UTC's 5 June
+    assert "2 due" in day_cell(month, "2026-06-04")
+    assert "due" not in day_cell(none, "2026-06-04") and "booked" not in day_cell(
+        none, "2026-06-04"
+    )
 
 
 @time_machine.travel(TUESDAY)
