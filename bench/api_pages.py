@@ -193,6 +193,13 @@ class Gunicorn:
         import requests
 
         self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in __exit__)
+        # The pages' stylesheet and scripts, as a deployment collects them (whitenoise's manifest).
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+            cwd=BASE_DIR,
+            env=self.env,
+            check=True,
+        )
         self.process = subprocess.Popen(
             self.command, cwd=BASE_DIR, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
         )

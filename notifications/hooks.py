@@ -14,6 +14,8 @@ This app knows phone numbers, not patients. The apps that do register here:
   a say on, by message id (one query for a batch, not one per message).
 - the sender: who a number belongs to and what the care team's answers say
   (the subject of an inbound message, the site and phone in a HELP answer).
+- listeners: told of every message a known subject wrote (before its handler
+  runs), to note that they answered; they return nothing and claim nothing.
 
 A registry is a plain list filled at start-up (`AppConfig.ready`).
 """
@@ -54,6 +56,7 @@ _reply_handlers: list[ReplyHandler] = []
 _unclaimed_handlers: list[ReplyHandler] = []
 _send_checks: list[SendCheckFn] = []
 _senders: list[SenderFn] = []
+_listeners: list[Callable[[Message], None]] = []
 
 
 def _add(registry: list, function):
@@ -80,6 +83,17 @@ def checks_sends(check: SendCheckFn) -> SendCheckFn:
 def identifies_senders(sender: SenderFn) -> SenderFn:
     """Register who a number belongs to (usable as a decorator)."""
     return _add(_senders, sender)
+
+
+def listens(listener: Callable[[Message], None]) -> Callable[[Message], None]:
+    """Register a listener to messages from known subjects (usable as a decorator)."""
+    return _add(_listeners, listener)
+
+
+def heard_from(message: Message) -> None:
+    """Tell every listener that the message's subject wrote."""
+    for listener in _listeners:
+        listener(message)
 
 
 def reply_handlers() -> list[ReplyHandler]:

@@ -92,6 +92,8 @@ def _route(message: Message) -> str:
 
 def _handle(message: Message, handlers=None) -> str:
     """The first registered handler's label for the message, or "inbox" if none took it."""
+    if message.subject_id is not None:
+        hooks.heard_from(message)
     for handler in hooks.reply_handlers() if handlers is None else handlers:
         outcome = handler(message)
         if outcome:

@@ -19,6 +19,8 @@ from .access import staff_page
 from .today import chosen_cohorts
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Where each list's rows name their patient (the audit row of the export lists them).
+WHOSE = {"inbox": "subject_id", "failed": "subject_id", "silent": "pk"}
 CHUNK = 500
 
 
@@ -38,6 +40,7 @@ COLUMNS = {
     "visits": ["visit", *PATIENT, "kind", "due", "window start", "window end"],
     "failed": ["message", *PATIENT, "kind", "status", "error", "last change (UTC)"],
     "questionnaires": ["questionnaire", *PATIENT, "started (UTC)", "closes (UTC)", "answered"],
+    "silent": ["patient", *PATIENT, "reminders unanswered", "phone"],
 }
 CELLS = {
     "flags": lambda f: [f.pk, *_name(f.patient), f.urgency, f.status, f.review_due_at.isoformat(),
@@ -49,6 +52,7 @@ CELLS = {
                          m.modified_on.isoformat()],
     "questionnaires": lambda q: [q.pk, *_name(q.patient), q.started_at.isoformat(),
                                  q.expires_at.isoformat(), q.step],
+    "silent": lambda p: [p.pk, *_name(p), p.self_exams_unanswered, p.contact.number],
 }  # fmt: skip
 
 
@@ -82,7 +86,7 @@ def export(request: HttpRequest, key: str) -> StreamingHttpResponse:
     cohorts = chosen_cohorts(request)
     rows_of = worklist.LISTS[key][0]
     queryset = rows_of(request.user, cohorts, timezone.now())
-    whose = "subject_id" if key in worklist.ABOUT_PATIENTS_BY_SUBJECT else "patient_id"
+    whose = WHOSE.get(key, "patient_id")
     exported = queryset.order_by().values_list(whose, "pk")
     trail.record_list(request, list(exported), key, reason="CSV export", action=trail.Action.EXPORT)
     writer = csv.writer(_Echo())

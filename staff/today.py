@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit import trail
 from cohorts.access import cohorts_for
+from cohorts.models import Patient
 from cohorts.patient_messages import mark_reviewed, visible_messages
 from scheduling.models import InvalidTransition, Visit
 from scheduling.serializers import BookVisitSerializer
@@ -36,6 +37,8 @@ def _audited(request: HttpRequest, sections: list[worklist.Section]) -> None:
 
 
 def _patient_id(row) -> int | None:
+    if isinstance(row, Patient):
+        return row.pk
     about = getattr(row, "about", None)
     return about.pk if about is not None else getattr(row, "patient_id", None)
 

@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from cohorts import site_days
 from cohorts.access import is_admin
-from cohorts.models import Patient
+from cohorts.models import SILENT_AFTER, Patient
 from notifications.models import Message
 from scheduling.models import Visit
 from surveillance.models import Flag, Questionnaire
@@ -162,6 +162,17 @@ def questionnaires(user, cohorts, now: datetime) -> QuerySet:
     )
 
 
+def silent(user, cohorts, now: datetime) -> QuerySet:
+    """Patients who did not answer their last SILENT_AFTER self-exam reminders (or more): a
+    call finds out why. The longest silence first."""
+    return (
+        _patients(cohorts)
+        .filter(is_active=True, self_exams_unanswered__gte=SILENT_AFTER)
+        .select_related("cohort", "contact")
+        .order_by("-self_exams_unanswered", "pk")
+    )
+
+
 # key: (what it lists, title, what an empty list says)
 LISTS = {
     "flags": (flags, "Flags to review", "No flag is waiting for review."),
@@ -169,6 +180,11 @@ LISTS = {
     "visits": (visits, "Visits to book", "No visit is overdue or due this week."),
     "failed": (failed, "Messages that did not arrive", "Every message arrived."),
     "questionnaires": (questionnaires, "Questionnaires still open", "No questionnaire is open."),
+    "silent": (
+        silent,
+        f"Patients silent through their last {SILENT_AFTER} self-exam reminders",
+        "Every patient answered one of their last reminders.",
+    ),
 }
 # Lists of messages: their patient is the message's subject.
 ABOUT_PATIENTS_BY_SUBJECT = {"inbox", "failed"}

@@ -10,10 +10,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_with(**env) -> subprocess.CompletedProcess:
-    """Load the settings in a fresh interpreter, as a starting process would."""
+def start_with(code: str = "import config.settings", **env) -> subprocess.CompletedProcess:
+    """Load the settings in a fresh interpreter, as a starting process would (then `code`)."""
     return subprocess.run(
-        [sys.executable, "-c", "import config.settings"],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
         capture_output=True,
@@ -54,13 +54,8 @@ def test_the_phone_simulator_is_refused_where_sms_really_go():
     }
 
     refused = start_with(**twilio, PHONE_SIMULATOR="true")
-    off_by_default = subprocess.run(
-        [sys.executable, "-c", "from config import settings; print(settings.PHONE_SIMULATOR)"],
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **twilio},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    off_by_default = start_with(
+        "from config import settings; print(settings.PHONE_SIMULATOR)", **twilio
     )
 
     assert refused.returncode != 0

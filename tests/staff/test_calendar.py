@@ -4,21 +4,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
-from django.test import Client
 
 from audit.models import AuditEvent
 from scheduling.models import Visit
 from tests.factories import PatientFactory
+from tests.staff.helpers import signed_in
 
 pytestmark = [pytest.mark.django_db]
 TUESDAY = "2026-06-02 14:00Z"
 CLINIC_DAY = date(2026, 6, 4)
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

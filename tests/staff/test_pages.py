@@ -22,18 +22,13 @@ from staff.models import CalendarFeed
 from surveillance import lesions
 from surveillance.models import Flag
 from tests.factories import PatientFactory, UserFactory
+from tests.staff.helpers import signed_in
 
 pytestmark = [pytest.mark.django_db]
 # Tuesday 2026-06-02, 14:00 UTC (10:00 in New York).
 TUESDAY = "2026-06-02 14:00Z"
 RED_FLAGS = {"location": "near_scar", "feel": "firm_lump", "colour": "purple", "itch": "no"}
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
