@@ -20,7 +20,7 @@ from notifications.models import Message
 from scheduling.models import Visit
 from surveillance.models import Flag, Questionnaire
 
-ROWS = 25
+ROWS = 15
 # Past this many, a list says "500+": the exact figure is on the dashboard and in the CSV,
 # and counting thousands of rows each time the page loads buys a coordinator nothing.
 COUNT_UP_TO = 500

@@ -361,7 +361,7 @@ def test_a_list_exports_every_row_as_csv_defused_and_audited(alice, patient):
     assert flags.status_code == 200 and flags["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(flags.streaming_content).decode())))
     assert rows[0][:4] == ["flag", "first name", "last name", "MRN"]
-    assert len(rows) == 1 + 30  # every row, past the page's first 25
+    assert len(rows) == 1 + 30  # every row, past the first rows Today shows
     words = list(csv.reader(io.StringIO(b"".join(inbox.streaming_content).decode())))[1][-1]
     assert words.startswith("'=HYPERLINK")  # a spreadsheet shows it, never runs it
     exported = AuditEvent.objects.get(action="export", object_type="flags")
