@@ -34,7 +34,8 @@ def batch_size() -> int:
     """SMS_DISPATCH_BATCH, or fewer: a batch whose every request times out must still end
     within a third of the lease (requests go SMS_SEND_THREADS at a time), so that
     reconciliation never takes a row a live worker is still sending."""
-    rounds = max(1, settings.SMS_LEASE_SECONDS // (3 * settings.TWILIO_TIMEOUT_SECONDS))
+    slowest = 3 * max(1, settings.TWILIO_TIMEOUT_SECONDS)
+    rounds = max(1, settings.SMS_LEASE_SECONDS // slowest)
     return max(1, min(settings.SMS_DISPATCH_BATCH, rounds * settings.SMS_SEND_THREADS))
 
 

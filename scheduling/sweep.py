@@ -113,7 +113,8 @@ def _sweep_series(now: datetime, batch_size: int) -> int:
             # Superseded by the next reminder of the series: it expires when that one is due.
             key = f"series:{series.pk}:{due:%Y%m%dT%H%M%SZ}"
             messages.append(messaging.build(series.patient, series.kind, key, expires_at=following))
-            reminded.append(series.patient_id)
+            if series.kind == Message.Kind.SELF_EXAM:
+                reminded.append(series.patient_id)
         series.next_due_at = following
     writes.insert(messages, ignore_conflicts=True)
     writes.update(batch, ["next_due_at"])

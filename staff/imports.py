@@ -26,6 +26,7 @@ from .tasks import run_patient_import
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000  # beyond: manage.py import_patients
 PREVIEW_ROWS = 20
+PREVIEW_COLUMNS = ("first_name", "last_name", "mrn", "phone")
 Status = PatientImport.Status
 
 
@@ -67,11 +68,6 @@ def upload(request: HttpRequest) -> HttpResponse:
         rows=len(rows),
         refused=[f"row {row.line}: {error}" for row in rows for error in row.errors],
     )
-    request.session[f"import-{job.pk}-preview"] = [
-        [row.cells.get(name, "") for name in ("first_name", "last_name", "mrn", "phone")]
-        for row in rows
-        if not row.errors
-    ][:PREVIEW_ROWS]
     return redirect("staff:import", import_id=job.pk)
 
 
@@ -80,15 +76,28 @@ def _job(request: HttpRequest, import_id: int, lock: bool = False) -> PatientImp
     return get_object_or_404(mine.select_for_update() if lock else mine, pk=import_id)
 
 
-def _context(request: HttpRequest, job: PatientImport) -> dict:
+def _refused_lines(job: PatientImport) -> set[str]:
+    """The file lines with an error ("row 7: phone: ..." -> "7")."""
+    return {error.split(":")[0].removeprefix("row ") for error in job.refused}
+
+
+def _preview(job: PatientImport) -> list[list[str]]:
+    """The first rows that will be enrolled, read again from the kept file."""
+    refused = _refused_lines(job)
+    rows = patient_import.parse(io.StringIO(job.text, newline=""))
+    shown = [row for row in rows if str(row.line) not in refused][:PREVIEW_ROWS]
+    return [[row.cells.get(name, "") for name in PREVIEW_COLUMNS] for row in shown]
+
+
+def _context(job: PatientImport) -> dict:
     done = import_runs.done_so_far(job)
-    valid = job.rows - len({line.split(":")[0] for line in job.refused})
+    valid = job.rows - len(_refused_lines(job))
     return {
         "job": job,
         "valid": valid,
         "done": done,
         "percent": round(100 * done / valid) if valid else 100,
-        "preview": request.session.get(f"import-{job.pk}-preview", []),
+        "preview": _preview(job) if job.status == Status.PREVIEWED else [],
     }
 
 
@@ -96,7 +105,7 @@ def _context(request: HttpRequest, job: PatientImport) -> dict:
 @require_GET
 def import_page(request: HttpRequest, import_id: int) -> HttpResponse:
     job = _job(request, import_id)
-    return render(request, "staff/import.html", _context(request, job))
+    return render(request, "staff/import.html", _context(job))
 
 
 @staff_page
@@ -104,7 +113,7 @@ def import_page(request: HttpRequest, import_id: int) -> HttpResponse:
 def import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
     """The progress fragment the page polls while the task runs."""
     job = _job(request, import_id)
-    return render(request, "staff/_import_progress.html", _context(request, job))
+    return render(request, "staff/_import_progress.html", _context(job))
 
 
 @staff_page
