@@ -9,9 +9,11 @@ import json
 import re
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from cohorts import site_days
@@ -236,3 +238,42 @@ def test_a_csv_import_is_previewed_confirmed_and_watched_to_the_end(
     ).to_be_visible()
     shoot(page, "import-done", "laptop")
     assert clinic["north"].patients.filter(mrn__startswith="WEB-").count() == 3
+
+
+def test_a_lead_resolves_a_flag_the_dashboard_follows_and_a_days_clinic_is_booked(
+    page, live_server, clinic
+):
+    lead = UserFactory(username="lena", role="clinical_lead")
+    lead.set_password(PASSWORD)
+    lead.save()
+    clinic["north"].clinical_leads.add(lead)
+    flag = Flag.objects.get(patient=clinic["ada"])
+    sign_in(page, live_server, "lena")
+
+    def dashboard_figure(title: str) -> str:
+        page.goto(f"{live_server.url}/staff/dashboard/?fresh=1")
+        column = page.locator("table.figures").first.locator("thead th").all_inner_texts()
+        row = page.locator("table.figures").first.locator("tbody tr").first
+        # The figure, without the screen readers' words after it ("1 in North").
+        return row.locator("th, td").nth(column.index(title)).inner_text().split()[0]
+
+    assert dashboard_figure("Flags open") == "1"
+    page.goto(f"{live_server.url}/staff/flags/{flag.pk}/")
+    page.get_by_label("Outcome").select_option(label="Benign / seen, no action")
+    page.get_by_label("Note (optional)").fill("Seen on video: a bruise.")
+    page.get_by_role("button", name="Resolve").click()
+    expect(page.get_by_role("heading", name="Urgent flag, resolved")).to_be_visible()
+    assert dashboard_figure("Flags open") == "0"
+
+    day = site_days.today(clinic["north"])
+    visit = clinic["ada"].visits.filter(status="planned").order_by("window_start").first()
+    Visit.objects.filter(pk=visit.pk).update(
+        window_start=day - timedelta(days=3), due_date=day, window_end=day + timedelta(days=10)
+    )  # due today: on today's page of the calendar
+    page.goto(f"{live_server.url}/staff/calendar/{day}/")
+    page.get_by_label("First appointment (site time)").fill("16:00")
+    page.get_by_role("button", name="Book them").click()
+    expect(page.get_by_role("heading", name=re.compile("Booked 1"))).to_be_visible()
+    visit.refresh_from_db()
+    assert visit.status == "booked"
+    assert timezone.localtime(visit.booked_at, ZoneInfo("America/New_York")).hour == 16
