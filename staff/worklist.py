@@ -54,18 +54,34 @@ class Rows:
         return f"{COUNT_UP_TO}+" if self.total > COUNT_UP_TO else str(self.total)
 
 
-def first_rows(queryset: QuerySet, count: int = ROWS) -> Rows:
-    """The first rows (their ids chosen from the list's index first, then the rows and
-    their joins loaded for those alone) and, past them, how many there are in all."""
-    ids = list(queryset.values_list("pk", flat=True)[:count])
+def first_rows(queryset: QuerySet, count: int = ROWS, cohorts=None) -> Rows:
+    """The first rows (their ids chosen from the list's index first, cohort by cohort when
+    `cohorts` are given, then the rows and their joins loaded for those alone) and, past
+    them, how many there are in all."""
+    if cohorts is None:
+        ids = list(queryset.values_list("pk", flat=True)[:count])
+    else:
+        ids = _ids_per_cohort(queryset, cohorts, count)
     by_id = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()} if ids else {}
     rows = [by_id[pk] for pk in ids if pk in by_id]
     total = len(ids) if len(ids) < count else queryset.order_by()[: COUNT_UP_TO + 1].count()
     return Rows(rows, total)
 
 
-def _section(key: str, title: str, empty: str, queryset: QuerySet) -> Section:
-    found = first_rows(queryset)
+def _ids_per_cohort(queryset: QuerySet, cohorts, count: int) -> list[int]:
+    """The first `count` ids in the list's order (ascending, the id last), chosen cohort by
+    cohort: an index that leads with the cohort gives each cohort's rows in order at once,
+    where all cohorts together must be gathered and sorted first. Merged here."""
+    order = list(queryset.query.order_by)
+    parts = [queryset.filter(cohort_id=c.pk).values_list(*order)[:count] for c in cohorts]
+    if not parts:
+        return []
+    rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return [row[-1] for row in sorted(rows)[:count]]
+
+
+def _section(key: str, title: str, empty: str, queryset: QuerySet, cohorts=None) -> Section:
+    found = first_rows(queryset, cohorts=cohorts)
     return Section(key, title, empty, found.rows, found.total, found.counted)
 
 
@@ -188,11 +204,14 @@ LISTS = {
 }
 # Lists of messages: their patient is the message's subject.
 ABOUT_PATIENTS_BY_SUBJECT = {"inbox", "failed"}
+# Lists whose index leads with the cohort: their first rows are chosen cohort by cohort.
+CHOSEN_PER_COHORT = {"visits"}
 
 
 def section(key: str, user, cohorts, now: datetime) -> Section:
     rows_of, title, empty = LISTS[key]
-    found = _section(key, title, empty, rows_of(user, cohorts, now))
+    per_cohort = cohorts if key in CHOSEN_PER_COHORT else None
+    found = _section(key, title, empty, rows_of(user, cohorts, now), per_cohort)
     if key in ABOUT_PATIENTS_BY_SUBJECT:
         with_patients(found.rows)
     return found

@@ -3,7 +3,7 @@
 import csv
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -382,3 +382,24 @@ def test_the_dashboard_counts_at_most_a_minute_ago_unless_asked_to_count_now(ali
     fresh = client.get("/staff/dashboard/?fresh=1").context["rows"][0][0]["flags_open"]
 
     assert (kept, fresh) == (0, 1)
+
+
+@time_machine.travel(TUESDAY)
+def test_visits_to_book_from_several_cohorts_come_in_one_order(admin_user, cohort_a, cohort_b):
+    from staff import worklist
+
+    for cohort in (cohort_a, cohort_b):
+        for n in range(3):
+            patient = PatientFactory(cohort=cohort, first_name=f"{cohort.name}-{n}")
+            visit = patient.visits.filter(status="planned").order_by("due_date").first()
+            start = date(2026, 5, 1) + timedelta(days=7 * n + (cohort == cohort_b) * 3)
+            Visit.objects.filter(pk=visit.pk).update(
+                window_start=start, due_date=start, window_end=start + timedelta(days=60)
+            )
+    cohorts = [cohort_a, cohort_b]
+    queryset = worklist.visits(admin_user, cohorts, timezone.now())
+
+    chosen = worklist.first_rows(queryset, count=4, cohorts=cohorts)
+
+    assert [v.pk for v in chosen.rows] == list(queryset.values_list("pk", flat=True)[:4])
+    assert [v.window_start.day for v in chosen.rows] == [1, 4, 8, 11]
