@@ -13,8 +13,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber, TruncDate
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -109,13 +109,17 @@ def _days(cohorts, span: Span, wanted: Q, cap: int = SHOWN_PER_DAY) -> list[Day]
     rows = Visit.objects.select_related("patient__cohort").in_bulk([pk for _, pk in shown])
     for day, pk in shown:
         days[day].booked.append(rows[pk])
-    for day in days.values():
-        if day.due_total:
-            day.due = list(
-                due.filter(due_date=day.day)
-                .select_related("patient__cohort")
-                .order_by("window_end", "pk")[:cap]
-            )
+    first_of_each_day = Window(
+        RowNumber(), partition_by=F("due_date"), order_by=[F("window_end"), F("pk")]
+    )
+    shown_due = (
+        due.annotate(place=first_of_each_day)
+        .filter(place__lte=cap)
+        .select_related("patient__cohort")
+        .order_by("due_date", "window_end", "pk")
+    )
+    for visit in shown_due:
+        days[visit.due_date].due.append(visit)
     return list(days.values())
 
 
