@@ -45,6 +45,7 @@ import json
 import random
 import re
 import secrets
+import sys
 import threading
 import uuid
 from collections import deque
@@ -796,6 +797,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     request_queue_size = 128  # socketserver's 5 drops SYNs under concurrent sends
+
+    def handle_error(self, request, client_address):
+        """A client that went away (a killed worker's kept-alive connection) is not an error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
