@@ -4,6 +4,7 @@ Each action is a plain form POST (it works without JavaScript: the page
 reloads), and with htmx it swaps its own row in place.
 """
 
+import hashlib
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -25,15 +26,31 @@ from .access import staff_page
 from .posted import first_error, with_site_times
 from .responses import refused
 
+REFRESH_SEEN = "staff-flags-refresh-audited"
 
-def _audited(request: HttpRequest, sections: list[worklist.Section]) -> None:
-    """One audit row for the list shown: every row's patient and what it was."""
-    rows = [
+
+def _rows(sections: list[worklist.Section]) -> list[tuple[int | None, str]]:
+    return [
         (_patient_id(row), f"{section.key}:{row.pk}")
         for section in sections
         for row in section.rows
     ]
-    trail.record_list(request, rows, "worklist", reason="Today list")
+
+
+def _audited(request: HttpRequest, sections: list[worklist.Section]) -> None:
+    """One audit row for the list shown: every row's patient and what it was."""
+    trail.record_list(request, _rows(sections), "worklist", reason="Today list")
+
+
+def _audited_if_changed(request: HttpRequest, section: worklist.Section) -> None:
+    """The refresh shows the same flags every 30 s for hours: it writes an audit row when
+    what it shows changed since this session's last one (the same rows shown again disclose
+    nothing new, and would bury "who looked" on every patient's timeline)."""
+    rows = _rows([section])
+    shown = hashlib.sha256(repr(rows).encode()).hexdigest()
+    if request.session.get(REFRESH_SEEN) != shown:
+        trail.record_list(request, rows, "worklist", reason="Today list, refreshed")
+        request.session[REFRESH_SEEN] = shown
 
 
 def _patient_id(row) -> int | None:
@@ -78,7 +95,7 @@ def today(request: HttpRequest) -> HttpResponse:
 def today_flags(request: HttpRequest) -> HttpResponse:
     """The flags section alone: htmx polls it, so a new urgent flag shows without a reload."""
     section = worklist.section("flags", request.user, chosen_cohorts(request), timezone.now())
-    _audited(request, [section])
+    _audited_if_changed(request, section)
     context = {"section": section, "refresh_seconds": settings.STAFF_REFRESH_SECONDS}
     return render(request, "staff/_section.html", context)
 

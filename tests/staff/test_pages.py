@@ -403,3 +403,17 @@ def test_visits_to_book_from_several_cohorts_come_in_one_order(admin_user, cohor
 
     assert [v.pk for v in chosen.rows] == list(queryset.values_list("pk", flat=True)[:4])
     assert [v.window_start.day for v in chosen.rows] == [1, 4, 8, 11]
+
+
+@time_machine.travel(TUESDAY)
+def test_the_flags_refresh_is_audited_when_what_it_shows_changes(alice, patient):
+    flag_for(patient)
+    client = signed_in(alice)
+
+    for _ in range(3):
+        assert client.get("/staff/today/flags/", **HTMX).status_code == 200
+    flag_for(PatientFactory(cohort=patient.cohort, first_name="New"))
+    client.get("/staff/today/flags/", **HTMX)
+
+    refreshed = AuditEvent.objects.filter(reason="Today list, refreshed").order_by("pk")
+    assert [len(event.object_ids) for event in refreshed] == [1, 2]
