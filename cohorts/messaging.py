@@ -63,15 +63,6 @@ def sender(contact: Contact) -> hooks.Sender | None:
     )
 
 
-@hooks.listens
-def answered(message: Message) -> None:
-    """The patient wrote: their self-exam reminders are answered (the count starts again)."""
-    if message.subject_type_id == _patient_type().pk:
-        Patient.objects.filter(pk=message.subject_id, self_exams_unanswered__gt=0).update(
-            self_exams_unanswered=0
-        )
-
-
 @hooks.checks_sends
 def still_wanted(messages: list[Message]) -> dict[int, hooks.SendCheck]:
     """A patient who left follow-up gets nothing more; a pause holds routine messages."""

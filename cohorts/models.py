@@ -15,8 +15,6 @@ from notifications.validators import validate_sms_safe, validate_time_zone
 from . import plausible_dates, risk
 from .holiday_calendars import validate_country, validate_subdivision
 
-# Self-exam reminders in a row without a word back, after which a patient is worth a call.
-SILENT_AFTER = 3
 TIER_CHOICES = [(tier.value, tier.value) for tier in risk.Tier]
 RECEPTOR_CHOICES = [(receptor.value, receptor.value) for receptor in risk.Receptor]
 HISTOLOGY_CHOICES = [(histology.value, histology.value) for histology in risk.Histology]
@@ -89,12 +87,6 @@ class Patient(models.Model):
         help_text="The phone SMS go to, with its consent, language and time zone.",
     )
     reminder_time = models.TimeField(default=time(10, 0), help_text="Local time for reminders.")
-    self_exams_unanswered = models.PositiveIntegerField(
-        default=0,
-        editable=False,
-        help_text="Self-exam reminders sent their way since they last wrote (the sweep counts, "
-        "any message from them resets it).",
-    )
     reminders_paused_until = models.DateField(
         null=True,
         blank=True,
@@ -129,12 +121,6 @@ class Patient(models.Model):
                 fields=["cohort", "reminders_paused_until"],
                 condition=Q(reminders_paused_until__isnull=False),
                 name="patient_paused",
-            ),
-            # The Today list: patients silent through their last three self-exam reminders.
-            models.Index(
-                fields=["cohort", "self_exams_unanswered"],
-                condition=Q(is_active=True, self_exams_unanswered__gte=SILENT_AFTER),
-                name="patient_silent",
             ),
         ]
         constraints = [

@@ -9,7 +9,8 @@ class SchedulingConfig(AppConfig):
     def ready(self):
         from cohorts.signals import reassessed
 
-        from . import follow_up, send_checks, services  # noqa: F401 - follow_up registers
+        from . import answers, follow_up, send_checks, services  # noqa: F401 - follow_up registers
 
         reassessed.connect(services.replan_reassessed, dispatch_uid="scheduling.replan_reassessed")
         send_checks.register()
+        answers.register()

@@ -427,6 +427,10 @@ class Visit(models.Model):
         self._move(self.Status.CANCELLED, by, note=note or self.note, next_reminder_at=None)
 
 
+# Self-exam reminders in a row without a word back, after which a patient is worth a call.
+SILENT_AFTER = 3
+
+
 class ReminderSeries(models.Model):
     """A recurring SMS reminder, kept as an RFC 5545 rule plus its next due time.
 
@@ -445,6 +449,12 @@ class ReminderSeries(models.Model):
     )
     timezone = models.CharField(max_length=64)
     next_due_at = models.DateTimeField(null=True, blank=True)
+    unanswered = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Reminders of this series written since the patient last wrote (the sweep "
+        "counts in the update that advances the series; a message from them resets it).",
+    )
     is_active = models.BooleanField(default=True)
     created_on = models.DateTimeField(auto_now_add=True)
     modified_on = models.DateTimeField(auto_now=True)
@@ -460,6 +470,12 @@ class ReminderSeries(models.Model):
                 fields=["next_due_at"],
                 condition=Q(is_active=True, next_due_at__isnull=False),
                 name="reminder_series_due",
+            ),
+            # The Today list: patients silent through their last SILENT_AFTER reminders.
+            models.Index(
+                fields=["patient"],
+                condition=Q(is_active=True, unanswered__gte=SILENT_AFTER),
+                name="reminder_series_silent",
             ),
         ]
 

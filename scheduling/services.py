@@ -130,6 +130,14 @@ def _covered(wanted: planner.PlannedVisit, fixed: list[Visit]) -> bool:
     )
 
 
+def _carry_unanswered(new: list[ReminderSeries], retired: list[ReminderSeries]) -> None:
+    """A series that replaces one of its kind (a new tier, say) keeps its silence count."""
+    for series in new:
+        series.unanswered = max(
+            (old.unanswered for old in retired if old.kind == series.kind), default=0
+        )
+
+
 def _sync_series(patients, plans, protocol: Protocol) -> None:
     """Keep series the plan still has; deactivate the others; add the new ones."""
     stored = defaultdict(dict)
@@ -146,7 +154,9 @@ def _sync_series(patients, plans, protocol: Protocol) -> None:
                 retired.append(series.pk)
             elif series.protocol_id != protocol.pk:
                 repointed.append(series)
-        fresh += [s for key, s in wanted.items() if key not in stored[patient.pk]]
+        new = [s for key, s in wanted.items() if key not in stored[patient.pk]]
+        _carry_unanswered(new, [s for key, s in stored[patient.pk].items() if key not in wanted])
+        fresh += new
     ReminderSeries.objects.filter(pk__in=retired).update(is_active=False, next_due_at=None)
     writes.insert(fresh)
     _repoint(repointed, protocol)

@@ -13,12 +13,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from bulk_sql import writes
 from cohorts import messaging
-from cohorts.models import Patient
 from notifications.models import Message
 
 from . import planner
@@ -104,31 +102,24 @@ def _wanted(patient, day) -> bool:
 def _sweep_series(now: datetime, batch_size: int) -> int:
     due = ReminderSeries.objects.filter(is_active=True, next_due_at__lte=now)
     batch = _claim(
-        due, "next_due_at", batch_size, ("kind", "rule", "dtstart", "timezone", "next_due_at")
+        due,
+        "next_due_at",
+        batch_size,
+        ("kind", "rule", "dtstart", "timezone", "next_due_at", "unanswered"),
     )
-    messages, reminded = [], []
+    messages = []
     for series in batch:
         due, following = series.next_due_at, planner.next_occurrence(series.as_planned(), now)
         if _wanted(series.patient, _local_day(series.patient, due)):
             # Superseded by the next reminder of the series: it expires when that one is due.
             key = f"series:{series.pk}:{due:%Y%m%dT%H%M%SZ}"
             messages.append(messaging.build(series.patient, series.kind, key, expires_at=following))
-            if series.kind == Message.Kind.SELF_EXAM:
-                reminded.append(series.patient_id)
+            # One more since they last wrote (`answers.answered` starts the count again).
+            series.unanswered += 1
         series.next_due_at = following
     writes.insert(messages, ignore_conflicts=True)
-    writes.update(batch, ["next_due_at"])
-    _count_unanswered(reminded)
+    writes.update(batch, ["next_due_at", "unanswered"])
     return len(batch)
-
-
-def _count_unanswered(patient_ids: list[int]) -> None:
-    """One more self-exam reminder each since they last wrote (`cohorts.messaging.answered`
-    starts the count again): the Today list calls those silent for SILENT_AFTER."""
-    if patient_ids:
-        Patient.objects.filter(pk__in=patient_ids).update(
-            self_exams_unanswered=F("self_exams_unanswered") + 1
-        )
 
 
 @transaction.atomic

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from cohorts import site_days
 from cohorts.access import is_admin
-from cohorts.models import SILENT_AFTER, Patient
+from cohorts.models import Patient
 from notifications.models import Message
-from scheduling.models import Visit
+from scheduling.models import SILENT_AFTER, ReminderSeries, Visit
 from surveillance.models import Flag, Questionnaire
 
 ROWS = 15
@@ -180,10 +180,14 @@ def questionnaires(user, cohorts, now: datetime) -> QuerySet:
 
 def silent(user, cohorts, now: datetime) -> QuerySet:
     """Patients who did not answer their last SILENT_AFTER self-exam reminders (or more): a
-    call finds out why. The longest silence first."""
+    call finds out why. The longest silence first; found from the few silent series (a
+    partial index), not from the cohorts' patients."""
+    silent_series = ReminderSeries.objects.filter(is_active=True, unanswered__gte=SILENT_AFTER)
+    theirs = silent_series.filter(patient__cohort__in=[cohort.pk for cohort in cohorts])
+    longest = silent_series.filter(patient=OuterRef("pk")).order_by("-unanswered")
     return (
-        _patients(cohorts)
-        .filter(is_active=True, self_exams_unanswered__gte=SILENT_AFTER)
+        Patient.objects.filter(pk__in=theirs.values("patient_id"), is_active=True)
+        .annotate(self_exams_unanswered=Subquery(longest.values("unanswered")[:1]))
         .select_related("cohort", "contact")
         .order_by("-self_exams_unanswered", "pk")
     )

@@ -1,5 +1,6 @@
-"""Patients silent through their last three self-exam reminders: counted by the sweep,
-forgotten as soon as they write, listed on Today."""
+"""Patients silent through their last three self-exam reminders: counted by the sweep on
+the series, forgotten as soon as they write, kept when a new tier replaces the series,
+listed on Today."""
 
 from datetime import timedelta
 
@@ -8,7 +9,6 @@ import time_machine
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from cohorts.models import Patient
 from notifications import inbound
 from scheduling.sweep import sweep
 from tests.factories import PatientFactory
@@ -25,7 +25,8 @@ def sweep_next_reminder(patient) -> None:
 
 
 def unanswered(patient) -> int:
-    return Patient.objects.get(pk=patient.pk).self_exams_unanswered
+    series = patient.reminder_series.filter(is_active=True, kind="self_exam")
+    return max(series.values_list("unanswered", flat=True), default=0)
 
 
 @time_machine.travel("2026-02-02 14:00Z")
@@ -60,3 +61,20 @@ def test_two_unanswered_reminders_are_not_yet_a_silence(alice, cohort_a):
         today = signed_in(alice).get("/staff/").content.decode()
 
     assert "Busy Two" not in today.split('id="section-silent"')[1]
+
+
+@time_machine.travel("2026-02-02 14:00Z")
+def test_a_new_tier_keeps_the_count_of_the_series_it_replaces(alice, cohort_a):
+    from cohorts.services import reassess_and_replan
+
+    patient = PatientFactory(cohort=cohort_a, tier="standard")
+    for _ in range(3):
+        sweep_next_reminder(patient)
+    old = set(patient.reminder_series.filter(is_active=True).values_list("pk", flat=True))
+
+    patient.profile.prior_recurrence = True  # very high: weekly reminders, a new series
+    patient.profile.save()
+    reassess_and_replan([patient])
+
+    assert set(patient.reminder_series.filter(is_active=True).values_list("pk", flat=True)) != old
+    assert unanswered(patient) == 3
