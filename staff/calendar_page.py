@@ -16,18 +16,18 @@ from django.db import transaction
 from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from audit import trail
 from cohorts import risk
 from cohorts.access import cohorts_for
-from scheduling.models import InvalidTransition, Visit
-from scheduling.serializers import BookVisitSerializer, VisitNoteSerializer
+from scheduling.models import Visit
+from scheduling.serializers import BookVisitSerializer
 
 from .access import staff_page
-from .posted import first_error, with_site_times
+from .posted import first_error
 from .responses import refused
 from .today import chosen_cohorts
 
@@ -197,37 +197,6 @@ def day_page(request: HttpRequest, day: str) -> HttpResponse:
     response = render(request, "staff/day.html", context)
     _audited(request, [*found.booked, *due], "calendar day")
     return response
-
-
-def _visit(request: HttpRequest, visit_id: int) -> Visit:
-    mine = Visit.objects.filter(cohort__in=cohorts_for(request.user))
-    return get_object_or_404(mine.select_related("patient__cohort"), pk=visit_id)
-
-
-@staff_page
-@require_POST
-def move_visit(request: HttpRequest, visit_id: int, step: str) -> HttpResponse:
-    """Book (or rebook), complete or mark missed one visit, with the API's rules."""
-    visit = _visit(request, visit_id)
-    zone = visit.patient.cohort.timezone
-    if step == "book":
-        payload = BookVisitSerializer(data=with_site_times(request.POST, zone, "booked_at"))
-    elif step in ("complete", "miss"):
-        payload = VisitNoteSerializer(data=request.POST)
-    else:
-        raise Http404("No such step.")
-    if not payload.is_valid():
-        return refused(request, first_error(payload.errors))
-    data = payload.validated_data
-    try:
-        if step == "book":
-            visit.book(data["booked_at"], data.get("location", ""), by=request.user)
-        else:
-            getattr(visit, step)(by=request.user, **data)
-    except InvalidTransition as exc:
-        return refused(request, str(exc), status=409)
-    trail.record(request, trail.Action.UPDATE, visit.patient_id, "visit", visit.pk)
-    return redirect(request.POST.get("next") or "staff:calendar")
 
 
 @staff_page

@@ -41,7 +41,7 @@ def _waiting(request: HttpRequest):
 def inbox(request: HttpRequest) -> HttpResponse:
     shown = worklist.first_rows(_waiting(request), SHOWN)
     messages = worklist.with_patients(shown.rows)
-    context = {"messages": messages, "counted": shown.counted, "done": request.GET.get("done")}
+    context = {"waiting": messages, "counted": shown.counted}
     response = render(request, "staff/inbox.html", context)
     rows = [(m.about.pk if m.about else None, m.pk) for m in messages]
     trail.record_list(request, rows, "message", reason="inbox")

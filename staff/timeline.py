@@ -55,7 +55,7 @@ def timeline(request: HttpRequest, patient_id: int) -> HttpResponse:
                 "-due_date"
             )[:SHOWN]
         ),
-        "messages": list(patient.messages.order_by("-created_on", "-pk")[:SHOWN]),
+        "sms": list(patient.messages.order_by("-created_on", "-pk")[:SHOWN]),
         "flags": list(
             patient.flags.select_related("report").order_by("-created_at", "-pk")[:SHOWN]
         ),

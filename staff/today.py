@@ -5,12 +5,10 @@ reloads), and with htmx it swaps its own row in place.
 """
 
 import hashlib
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,13 +16,10 @@ from audit import trail
 from cohorts.access import cohorts_for
 from cohorts.models import Patient
 from cohorts.patient_messages import mark_reviewed, visible_messages
-from scheduling.models import InvalidTransition, Visit
-from scheduling.serializers import BookVisitSerializer
 
 from . import worklist
 from .access import staff_page
-from .posted import first_error, with_site_times
-from .responses import refused
+from .responses import back
 
 REFRESH_SEEN = "staff-flags-refresh-audited"
 
@@ -84,7 +79,6 @@ def today(request: HttpRequest) -> HttpResponse:
         "cohorts": cohorts,
         "cohort_count": len(cohorts),
         "today": timezone.localdate(now),
-        "notice": request.GET.get("done", ""),
         "refresh_seconds": settings.STAFF_REFRESH_SECONDS,
     }
     return render(request, "staff/today.html", context)
@@ -109,33 +103,4 @@ def review_message(request: HttpRequest, message_id: int) -> HttpResponse:
     trail.record(request, trail.Action.UPDATE, message.subject_id, "message", message.pk)
     if request.htmx:
         return render(request, "staff/rows/done.html", {"text": "Marked reviewed."})
-    return redirect(request.POST.get("next") or "staff:today")
-
-
-@staff_page
-@require_POST
-def book_visit(request: HttpRequest, visit_id: int) -> HttpResponse:
-    """Book a planned visit at the time given in the site's own zone (the API's rules)."""
-    visit = get_object_or_404(
-        Visit.objects.filter(cohort__in=cohorts_for(request.user)).select_related(
-            "patient__cohort"
-        ),
-        pk=visit_id,
-    )
-    zone = visit.patient.cohort.timezone
-    payload = BookVisitSerializer(data=with_site_times(request.POST, zone, "booked_at"))
-    if not payload.is_valid():
-        return refused(request, first_error(payload.errors))
-    try:
-        visit.book(
-            payload.validated_data["booked_at"],
-            payload.validated_data.get("location", ""),
-            by=request.user,
-        )
-    except InvalidTransition as exc:
-        return refused(request, str(exc), status=409)
-    trail.record(request, trail.Action.UPDATE, visit.patient_id, "visit", visit.pk)
-    text = f"Booked for {visit.patient.first_name} {visit.patient.last_name}."
-    if request.htmx:
-        return render(request, "staff/rows/done.html", {"text": text})
-    return redirect(f"{reverse('staff:today')}?{urlencode({'done': text})}")
+    return back(request, "staff:today")

@@ -13,6 +13,7 @@ from . import (
     phone_simulator,
     timeline,
     today,
+    visit_steps,
 )
 
 app_name = "staff"
@@ -22,7 +23,6 @@ urlpatterns = [
     path("today/flags/", today.today_flags, name="today-flags"),
     path("messages/<int:message_id>/review/", today.review_message, name="message-review"),
     path("messages/<int:message_id>/reply/", inbox.reply, name="message-reply"),
-    path("visits/<int:visit_id>/book/", today.book_visit, name="visit-book"),
     path("flags/<int:flag_id>/", flag_page.flag_page, name="flag"),
     path("flags/<int:flag_id>/acknowledge/", flag_page.acknowledge, name="flag-acknowledge"),
     path("flags/<int:flag_id>/resolve/", flag_page.resolve, name="flag-resolve"),
@@ -32,7 +32,7 @@ urlpatterns = [
     path("calendar/", calendar_page.calendar, name="calendar"),
     path("calendar/<str:day>/", calendar_page.day_page, name="calendar-day"),
     path("calendar/<str:day>/book/", calendar_page.book_day, name="calendar-book-day"),
-    path("visits/<int:visit_id>/<str:step>/", calendar_page.move_visit, name="visit-step"),
+    path("visits/<int:visit_id>/<str:step>/", visit_steps.visit_step, name="visit-step"),
     path("export/<str:key>.csv", exports.export, name="export"),
     path("import/", imports.upload, name="import-upload"),
     path("import/<int:import_id>/", imports.import_page, name="import"),

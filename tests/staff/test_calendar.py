@@ -124,3 +124,22 @@ def test_a_visit_is_completed_missed_or_rebooked_by_the_rules(
     assert first.status == "completed"
     assert second.booked_at == datetime(2026, 6, 5, 12, 15, tzinfo=UTC)
     assert third.status == "planned"
+
+
+@time_machine.travel(TUESDAY)
+def test_a_step_goes_back_to_the_page_it_came_from_never_to_another_site(alice, due_on_clinic_day):
+    first, second = due_on_clinic_day[:2]
+    client = signed_in(alice)
+    day_page = f"/staff/calendar/{CLINIC_DAY}/"
+
+    back = client.post(
+        f"/staff/visits/{first.pk}/book/", {"booked_at": "2026-06-04T09:00", "next": day_page}
+    )
+    elsewhere = client.post(
+        f"/staff/visits/{second.pk}/book/",
+        {"booked_at": "2026-06-04T09:20", "next": "https://evil.example/phish"},
+    )
+
+    assert back["Location"] == day_page
+    assert elsewhere["Location"] == "/staff/"
+    assert "Booked for" in client.get(day_page).content.decode()  # said once, on the next page

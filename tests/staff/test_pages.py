@@ -260,6 +260,7 @@ def test_the_timeline_shows_the_patients_messages_and_who_looked(alice, patient)
     assert response.status_code == 200
     assert "A new spot on my arm" in page and patient.mrn in page
     assert "Who looked" in page
+    assert 'class="flash"' not in page  # the patient's SMS are not the page's notices
     assert AuditEvent.objects.filter(action="view", object_type="patient", patient=patient).exists()
 
 
