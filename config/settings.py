@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "accounts",
     "scheduling",
     "surveillance",
+    "records",
+    "fhir",
     "staff",
 ]
 
