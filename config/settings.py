@@ -75,7 +75,7 @@ INSTALLED_APPS = [
     "scheduling",
     "surveillance",
     "records",
-    "fhir",
+    "fhir_r4",
     "staff",
 ]
 

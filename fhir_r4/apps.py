@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 
 
-class FhirConfig(AppConfig):
-    name = "fhir"
+class FhirR4Config(AppConfig):
+    name = "fhir_r4"
     verbose_name = "FHIR R4"
     default_auto_field = "django.db.models.BigAutoField"
