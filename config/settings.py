@@ -343,6 +343,8 @@ CELERY_BEAT_SCHEDULE = {
         ("escalate-overdue-flags", "surveillance.tasks.escalate_overdue_flags", 60.0),
         ("close-expired-questionnaires", "surveillance.tasks.close_expired_questionnaires", 60.0),
         ("daily-digest", "surveillance.tasks.send_daily_digests", 3600.0),
+        ("expire-fhir-exports", "fhir_r4.tasks.expire_bulk_exports", 3600.0),
+        ("apply-retention", "records.tasks.apply_retention", 3600.0),
     ]
 }
 # How long without a beat before /healthz reports the scheduler as stale.
@@ -353,6 +355,14 @@ STAFF_REFRESH_SECONDS = 30
 
 # Numbers typed without a country code are read in this region (ISO 3166 code).
 PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "US")
+
+# --- FHIR R4 (docs/fhir.md) ---------------------------------------------------------
+# The identifier system our MRNs carry in exported Patients.
+FHIR_MRN_SYSTEM = env_str("FHIR_MRN_SYSTEM", "urn:skin-surveillance:mrn")
+# Bulk export files: written by workers, served by the web, so shared by both.
+FHIR_EXPORT_DIR = Path(env_str("FHIR_EXPORT_DIR", str(MEDIA_ROOT / "fhir-exports")))
+FHIR_EXPORT_TTL_HOURS = env_int("FHIR_EXPORT_TTL_HOURS", 24, minimum=1)
+FHIR_IMPORT_MAX_BYTES = env_int("FHIR_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 
 # --- SMS --------------------------------------------------------------------------
 SMS_BACKEND = env_str("SMS_BACKEND", "console")
@@ -409,6 +419,13 @@ REPORT_LINK_HOURS = env_int("REPORT_LINK_HOURS", 72)
 LESION_PHOTO_MAX_BYTES = env_int("LESION_PHOTO_MAX_BYTES", 8 * 1024 * 1024)
 # The local hour (in each coordinator's first cohort's zone) the daily digest goes out.
 DIGEST_HOUR = env_int("DIGEST_HOUR", 7)
+
+# --- Retention (docs/retention.md) --------------------------------------------------
+# Days after a patient's withdrawal (`withdrawn_on`) before beat's hourly
+# `apply_retention` erases their identity, their SMS texts and their lesion photos.
+RETAIN_IDENTITY_DAYS = env_int("RETAIN_IDENTITY_DAYS", 3650, minimum=0)
+RETAIN_MESSAGE_BODIES_DAYS = env_int("RETAIN_MESSAGE_BODIES_DAYS", 730, minimum=0)
+RETAIN_PHOTOS_DAYS = env_int("RETAIN_PHOTOS_DAYS", 3650, minimum=0)
 
 # --- E-mail (urgent alerts, escalations, digests) -------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

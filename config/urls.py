@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("cohorts.urls")),
     path("", include("scheduling.urls")),
     path("", include("surveillance.urls")),
+    path("", include("records.urls")),
     path("", include("accounts.api_urls")),
 ]
 
@@ -49,6 +50,7 @@ urlpatterns = [
     ),
     path("lesion-photos/<int:photo_id>/", web_reports.lesion_photo, name="lesion-photo"),
     path("api/v1/", include(api_v1)),
+    path("fhir/r4/", include("fhir_r4.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="api-docs"),
 ]

@@ -9,7 +9,10 @@ exchange); what we then read of it:
 - tumour-marker Observations for ER, PR and HER2 (the latest final result of
   each);
 - completed Procedures: the surgery (date, body site) and the end of primary
-  treatment (a procedure coded primary-treatment, else the latest end of all).
+  treatment (a procedure coded primary-treatment, else the latest end of all);
+- from a bundle we exported (a round trip): the time zone (the standard
+  timezone extension on Patient) and, from our follow-up CarePlan, the
+  enrolment date and the reminders' local time.
 
 docs/fhir.md gives the codes. Any problem, in any entry, refuses the whole
 bundle with the entry and element named.
@@ -26,7 +29,7 @@ from pydantic import ValidationError
 from . import codes
 from .problems import BundleRefused, Problem, entry_path, from_pydantic
 
-CLINICAL_TYPES = ("Condition", "Observation", "Procedure")
+CLINICAL_TYPES = ("Condition", "Observation", "Procedure", "CarePlan")
 FINAL_STATUSES = frozenset({"final", "amended", "corrected"})
 
 
@@ -172,6 +175,10 @@ def _read_patient(record: PatientRecord, patient) -> list[Problem]:
     if phone:
         payload["phone"] = phone
     record.sources["phone"] = entry_path(at, "telecom")
+    zones = [e.valueCode for e in patient.extension or [] if e.url == codes.TIMEZONE_EXTENSION]
+    if zones and zones[0]:
+        payload["timezone"] = zones[0]
+    record.sources["timezone"] = entry_path(at, "extension")
     tags = [c.code for lang in patient.communication or [] for c in lang.language.coding or []]
     language = codes.language_of([tag for tag in tags if tag])
     if language:
@@ -201,7 +208,24 @@ def _read_clinical(record: PatientRecord, entries: list) -> list[Problem]:
     problems = _read_condition(record, by_type["Condition"])
     problems += _read_markers(record, by_type["Observation"])
     problems += _read_treatment(record, by_type["Procedure"])
+    _read_plan(record, by_type["CarePlan"])
     return problems
+
+
+def _read_plan(record: PatientRecord, plans: list) -> None:
+    """Enrolment date and reminder time from our own follow-up CarePlan (others are ignored)."""
+    for index, plan in plans:
+        categories = [pair for concept in plan.category or [] for pair in _codings(concept)]
+        if (codes.REMINDER_SYSTEM, codes.PLAN_CATEGORY) not in categories:
+            continue
+        if plan.period and plan.period.start:
+            record.payload["enrolled_on"] = _day(plan.period.start).isoformat()
+            record.sources["enrolled_on"] = entry_path(index, "period.start")
+        for activity in plan.activity or []:
+            timing = activity.detail.scheduledTiming if activity.detail else None
+            if timing and timing.repeat and timing.repeat.timeOfDay:
+                record.payload["reminder_time"] = timing.repeat.timeOfDay[0].strftime("%H:%M")
+                record.sources["reminder_time"] = entry_path(index, "activity")
 
 
 def _is_breast_cancer(condition) -> bool:

@@ -42,6 +42,9 @@ PRIMARY_TREATMENT = "primary-treatment"
 FLAG_SYSTEM = OURS + "flag"
 QUESTION_SYSTEM = OURS + "lesion-question"
 
+TIMEZONE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/timezone"
+PLAN_CATEGORY = "follow-up-plan"  # in REMINDER_SYSTEM: our follow-up CarePlan
+
 MRN_TYPE = "MR"
 SURGICAL_PROCEDURE = "387713003"  # SNOMED CT: Surgical procedure
 BREAST_CANCER = "254837009"  # SNOMED CT: Malignant neoplasm of breast
@@ -51,7 +54,7 @@ RECEPTOR_TESTS: dict[str, str] = {
     "85337-4": "er",  # Estrogen receptor Ag [Presence] in Breast cancer specimen by Immune stain
     "16112-5": "er",  # Estrogen receptor [Interpretation] in Tissue
     # PR
-    "85339-0": "pr",  # Progesterone receptor Ag [Presence] in Breast cancer specimen by Immune stain
+    "85339-0": "pr",  # Progesterone receptor Ag [Presence] in Breast cancer specimen by IHC
     "16113-3": "pr",  # Progesterone receptor [Interpretation] in Tissue
     # HER2
     "48676-1": "her2",  # HER2 [Interpretation] in Tissue

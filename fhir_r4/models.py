@@ -30,6 +30,7 @@ class BulkExport(models.Model):
         COMPLETE = "complete"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        EXPIRED = "expired"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     cohort = models.ForeignKey(Cohort, on_delete=models.PROTECT, related_name="+")
@@ -40,6 +41,7 @@ class BulkExport(models.Model):
     types = models.JSONField(default=list, help_text="Resource types asked for; empty: all.")
     include_bodies = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
+    run = models.UUIDField(null=True, blank=True, help_text="The run building the files now.")
     patients_total = models.PositiveIntegerField(default=0)
     patients_done = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, help_text="Resources written per type.")

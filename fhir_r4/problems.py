@@ -39,14 +39,11 @@ def from_pydantic(prefix: str, errors: list[dict]) -> list[Problem]:
 
 
 def outcome(problems: list[Problem], code: str = "invalid") -> OperationOutcome:
-    return OperationOutcome(
-        issue=[
-            {
-                "severity": "error",
-                "code": code,
-                "diagnostics": problem.message,
-                "expression": [problem.expression],
-            }
-            for problem in problems
-        ]
-    )
+    return OperationOutcome(issue=[_issue(problem, code) for problem in problems])
+
+
+def _issue(problem: Problem, code: str) -> dict:
+    issue = {"severity": "error", "code": code, "diagnostics": problem.message}
+    if problem.expression:
+        issue["expression"] = [problem.expression]
+    return issue
