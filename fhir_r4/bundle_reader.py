@@ -5,7 +5,7 @@ exchange); what we then read of it:
 
 - Patient: name (official first), birth date, MRN (the identifier typed MR),
   mobile phone, language;
-- the primary breast cancer Condition: histology, stage, a recurrence;
+- the primary breast cancer Condition: histology, stage, a recurrence, body site;
 - tumour-marker Observations for ER, PR and HER2 (the latest final result of
   each);
 - completed Procedures: the surgery (date, body site) and the end of primary
@@ -255,6 +255,9 @@ def _read_condition(record: PatientRecord, conditions: list) -> list[Problem]:
         histology = codes.histology_of(morphology, _codings(condition.code))
         if histology:
             profile["histology"] = histology
+        sites = [site.text for site in condition.bodySite or [] if site.text]
+        if sites:  # the surgery's own body site, read later, comes first
+            profile["surgery_site"] = sites[0]
         if (codes.CONDITION_CLINICAL, "recurrence") in _codings(condition.clinicalStatus):
             profile["prior_recurrence"] = True
         problems += _read_stage(record, index, condition)

@@ -75,6 +75,7 @@ def condition(data: PatientData) -> Condition:
         ],
         clinicalStatus=concept(codes.CONDITION_CLINICAL, status),
         code=concept(codes.SNOMED, codes.BREAST_CANCER, "Malignant neoplasm of breast"),
+        bodySite=[{"text": profile.surgery_site}] if profile.surgery_site else None,
         subject=subject(data),
         stage=stages or None,
     )
