@@ -66,6 +66,21 @@ def import_bundle(raw: bytes, cohort: Cohort, actor, request) -> Outcome:
     return outcome
 
 
+class _RolledBack(Exception):
+    def __init__(self, outcome: Outcome):
+        self.outcome = outcome
+
+
+def dry_run(raw: bytes, cohort: Cohort, actor) -> Outcome:
+    """What importing the bundle would do (every rule checked), with nothing kept."""
+    request = trail.system_request(actor, "FHIR bundle check")
+    try:
+        with transaction.atomic():
+            raise _RolledBack(import_bundle(raw, cohort, actor, request))
+    except _RolledBack as checked:
+        return checked.outcome
+
+
 _NOT_YOURS = "This MRN is enrolled at this site in a cohort you do not coordinate."
 
 

@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from audit import trail
 from cohorts import patient_import
+from fhir_r4 import enrolment
+from fhir_r4.problems import BundleRefused
 
 from .models import PatientImport
 
@@ -33,6 +35,8 @@ def run(import_id: int) -> str:
     if job is None:
         return "not runnable"
     PatientImport.objects.filter(pk=job.pk).update(status=Status.RUNNING)
+    if job.kind == PatientImport.Kind.FHIR:
+        return _run_bundle(job)
     rows = patient_import.parse(io.StringIO(job.text))
     patient_import.validate(rows, job.cohort, job.user)
     invalid = [row for row in rows if row.errors]
@@ -50,6 +54,19 @@ def run(import_id: int) -> str:
     request = trail.system_request(job.user, f"staff import {job.pk}")
     patient_import.audit(request, job.digest, job.cohort, patients, len(invalid))
     return _finish(job, Status.DONE, refused=refused, accepted=len(patients))
+
+
+def _run_bundle(job: PatientImport) -> str:
+    """A bundle, all or nothing, as `POST /fhir/r4/`; its problems are checked again now."""
+    request = trail.system_request(job.user, f"staff import {job.pk}")
+    try:
+        outcome = enrolment.import_bundle(job.text.encode(), job.cohort, job.user, request)
+    except BundleRefused as refusal:
+        problems = [str(problem) for problem in refusal.problems]
+        problem = "The bundle cannot be imported now; nothing was imported."
+        return _finish(job, Status.FAILED, refused=problems, problem=problem)
+    accepted = len(outcome.created) + len(outcome.updated)
+    return _finish(job, Status.DONE, accepted=accepted, summary=outcome.summary())
 
 
 def _counted(job: PatientImport, total: int):

@@ -1,9 +1,12 @@
-"""Bulk import in the browser: upload the CSV the import command takes, see a preview with
-each row's errors, confirm, and watch a Celery task enrol and plan the patients.
+"""Bulk import in the browser: upload the CSV the import command takes, or an EHR's FHIR
+R4 bundle (.json), see a preview with each problem, confirm, and watch a Celery task
+enrol and plan the patients.
 
-Files go through `cohorts.patient_import`, as the command's: the same format,
-the same rules (the API's), all or nothing unless the coordinator chooses to
-import only the valid rows. Each import is its uploader's alone.
+CSV files go through `cohorts.patient_import`, as the command's: the same
+format, the same rules (the API's), all or nothing unless the coordinator
+chooses to import only the valid rows. Bundles go through `fhir_r4.enrolment`,
+as `POST /fhir/r4/` and `import_fhir_bundle`, all or nothing; the preview is a
+dry run of the import itself. Each import is its uploader's alone.
 """
 
 import hashlib
@@ -16,6 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cohorts import patient_import
 from cohorts.access import cohorts_for
+from fhir_r4 import bundle_reader, enrolment
+from fhir_r4.problems import BundleRefused
 
 from . import import_runs
 from .access import staff_page
@@ -28,12 +33,17 @@ MAX_ROWS = 5000  # beyond: manage.py import_patients
 PREVIEW_ROWS = 20
 PREVIEW_COLUMNS = ("first_name", "last_name", "mrn", "phone")
 Status = PatientImport.Status
+Kind = PatientImport.Kind
+
+
+def _kind(upload) -> str:
+    return Kind.FHIR if upload.name.lower().endswith(".json") else Kind.CSV
 
 
 def _read(upload) -> str:
     """The upload as text; ValueError says why not."""
     if upload is None:
-        raise ValueError("Choose a CSV file.")
+        raise ValueError("Choose a CSV file or a FHIR bundle.")
     if upload.size > MAX_BYTES:
         raise ValueError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
     try:
@@ -53,22 +63,40 @@ def upload(request: HttpRequest) -> HttpResponse:
         return refused(request, "Choose one of your cohorts.")
     try:
         text = _read(request.FILES.get("file"))
-        rows = patient_import.parse(io.StringIO(text, newline=""))
+        kind = _kind(request.FILES["file"])
+        checked = _check_bundle if kind == Kind.FHIR else _check_csv
+        rows, problems = checked(text, cohort, request.user)
     except (ValueError, patient_import.BadFile) as exc:
         return refused(request, str(exc))
-    if len(rows) > MAX_ROWS:
-        return refused(request, f"More than {MAX_ROWS} rows: use manage.py import_patients.")
-    patient_import.validate(rows, cohort, request.user)
     job = PatientImport.objects.create(
         user=request.user,
         cohort=cohort,
+        kind=kind,
         filename=request.FILES["file"].name[:200],
         digest=hashlib.sha256(text.encode()).hexdigest(),
         text=text,
-        rows=len(rows),
-        refused=[f"row {row.line}: {error}" for row in rows for error in row.errors],
+        rows=rows,
+        refused=problems,
     )
     return redirect("staff:import", import_id=job.pk)
+
+
+def _check_csv(text: str, cohort, user) -> tuple[int, list[str]]:
+    """(rows, each row's errors) of a CSV file; BadFile or ValueError if it is not one."""
+    rows = patient_import.parse(io.StringIO(text, newline=""))
+    if len(rows) > MAX_ROWS:
+        raise ValueError(f"More than {MAX_ROWS} rows: use manage.py import_patients.")
+    patient_import.validate(rows, cohort, user)
+    return len(rows), [f"row {row.line}: {error}" for row in rows for error in row.errors]
+
+
+def _check_bundle(text: str, cohort, user) -> tuple[int, list[str]]:
+    """(patients, problems) of a FHIR bundle, from a dry run of its import."""
+    try:
+        outcome = enrolment.dry_run(text.encode(), cohort, user)
+    except BundleRefused as refusal:
+        return 0, [str(problem) for problem in refusal.problems]
+    return len(outcome.applied) + len(outcome.older), []
 
 
 def _job(request: HttpRequest, import_id: int, lock: bool = False) -> PatientImport:
@@ -83,6 +111,9 @@ def _refused_lines(job: PatientImport) -> set[str]:
 
 def _preview(job: PatientImport) -> list[list[str]]:
     """The first rows that will be enrolled, read again from the kept file."""
+    if job.kind == Kind.FHIR:
+        patients = bundle_reader.read(job.text.encode()).patients[:PREVIEW_ROWS]
+        return [[p.payload.get(name, "") for name in PREVIEW_COLUMNS] for p in patients]
     refused = _refused_lines(job)
     rows = patient_import.parse(io.StringIO(job.text, newline=""))
     shown = [row for row in rows if str(row.line) not in refused][:PREVIEW_ROWS]
@@ -91,13 +122,16 @@ def _preview(job: PatientImport) -> list[list[str]]:
 
 def _context(job: PatientImport) -> dict:
     done = import_runs.done_so_far(job)
-    valid = job.rows - len(_refused_lines(job))
+    if job.kind == Kind.FHIR:
+        valid = 0 if job.refused else job.rows  # a bundle is all or nothing
+    else:
+        valid = job.rows - len(_refused_lines(job))
     return {
         "job": job,
         "valid": valid,
         "done": done,
         "percent": round(100 * done / valid) if valid else 100,
-        "preview": _preview(job) if job.status == Status.PREVIEWED else [],
+        "preview": _preview(job) if job.status == Status.PREVIEWED and valid else [],
     }
 
 
@@ -125,6 +159,8 @@ def start(request: HttpRequest, import_id: int) -> HttpResponse:
         if job.status != Status.PREVIEWED:
             return redirect("staff:import", import_id=job.pk)
         job.valid_only = request.POST.get("valid_only") == "yes"
+        if job.kind == Kind.FHIR and job.refused:
+            return refused(request, "The bundle has problems: fix it and upload it again.")
         if job.refused and not job.valid_only:
             return refused(
                 request, "Some rows are invalid: fix the file, or import the valid rows."

@@ -56,8 +56,9 @@ class CalendarFeed(models.Model):
 
 
 class PatientImport(models.Model):
-    """A CSV of patients uploaded in the browser: previewed, confirmed, then enrolled by a
-    Celery task (`staff.tasks.run_patient_import`), whose progress the page shows.
+    """A CSV of patients, or an EHR's FHIR bundle, uploaded in the browser: previewed,
+    confirmed, then enrolled by a Celery task (`staff.tasks.run_patient_import`), whose
+    progress the page shows.
 
     The file is kept as text until it is enrolled or refused, with its SHA-256
     (the audit trail names the file by it).
@@ -70,8 +71,13 @@ class PatientImport(models.Model):
         DONE = "done"
         FAILED = "failed"
 
+    class Kind(models.TextChoices):
+        CSV = "csv", "CSV file"
+        FHIR = "fhir", "FHIR R4 bundle"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     cohort = models.ForeignKey("cohorts.Cohort", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.CSV)
     filename = models.CharField(max_length=200)
     digest = models.CharField(max_length=64)
     text = models.TextField()
@@ -81,8 +87,11 @@ class PatientImport(models.Model):
     )
     rows = models.PositiveIntegerField(default=0)
     accepted = models.PositiveIntegerField(default=0)
-    refused = models.JSONField(default=list, help_text='["row 7: phone: ...", ...]')
+    refused = models.JSONField(
+        default=list, help_text='["row 7: phone: ...", ...], a bundle\'s: its FHIRPath problems'
+    )
     problem = models.TextField(blank=True, help_text="Why the whole file was refused.")
+    summary = models.CharField(max_length=200, blank=True, help_text="What a bundle changed.")
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
