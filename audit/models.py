@@ -53,6 +53,7 @@ class AuditEvent(models.Model):
         EXPORT = "export", "Export"
         DENIED = "denied", "Denied (not in the user's cohorts)"
         IMPORT = "import", "Import"
+        ERASE = "erase", "Erase (retention)"
 
     at = models.DateTimeField(default=now, db_index=True)
     user = models.ForeignKey(

@@ -46,7 +46,16 @@ class PatientAdmin(AuditedAdminMixin, CohortScopedAdmin, SimpleHistoryAdmin):
     list_display = ("last_name", "first_name", "mrn", "cohort", "risk_tier", "sms_consent")
     list_filter = ("cohort", "risk_tier", "contact__sms_consent", "contact__language")
     search_fields = ("last_name", "first_name", "mrn")
-    readonly_fields = ("risk_tier", "sms_status", "created_on", "modified_on", "audit_trail")
+    readonly_fields = (
+        "risk_tier",
+        "sms_status",
+        "withdrawn_on",
+        "withdrawal_reason",
+        "erased_at",
+        "created_on",
+        "modified_on",
+        "audit_trail",
+    )
     inlines = [TumourProfileInline, RiskAssessmentInline]
     audit_object_type = "patient"
 
@@ -70,6 +79,11 @@ class PatientAdmin(AuditedAdminMixin, CohortScopedAdmin, SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # clinical record: deactivate instead
+
+    def has_change_permission(self, request, obj=None):
+        """An erased record is shown, never changed."""
+        erased = obj is not None and obj.erased_at is not None
+        return not erased and super().has_change_permission(request, obj)
 
     def save_related(self, request, form, formsets, change):
         """The profile is saved with the inlines: only then can risk and plan follow."""

@@ -1,6 +1,7 @@
 """Follow-up cohorts, the people in them, their tumour profile and risk tier."""
 
 from datetime import time
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
@@ -73,6 +74,12 @@ class Cohort(models.Model):
 
 
 class Patient(models.Model):
+    class WithdrawalReason(models.TextChoices):
+        CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn"
+        MOVED_AWAY = "moved_away", "Moved away"
+        DECEASED = "deceased", "Deceased"
+        OTHER = "other", "Other"
+
     cohort = models.ForeignKey(Cohort, on_delete=models.PROTECT, related_name="patients")
     # Copied from the cohort so that "MRN unique per site" is a database constraint.
     site = models.CharField(max_length=200, editable=False)
@@ -97,6 +104,19 @@ class Patient(models.Model):
     # The latest assessment's tier, kept here so lists and dashboards filter on it.
     risk_tier = models.CharField(max_length=10, choices=TIER_CHOICES, blank=True)
     is_active = models.BooleanField(default=True)
+    # Set whenever the patient is not followed up (is_active false): retention counts from it.
+    withdrawn_on = models.DateField(
+        null=True, blank=True, help_text="When follow-up ended; retention periods count from it."
+    )
+    withdrawal_reason = models.CharField(
+        max_length=17, choices=WithdrawalReason.choices, blank=True
+    )
+    erased_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When retention erased who they were: the record can no longer change.",
+    )
     created_on = models.DateTimeField(auto_now_add=True)
     modified_on = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -122,6 +142,12 @@ class Patient(models.Model):
                 condition=Q(reminders_paused_until__isnull=False),
                 name="patient_paused",
             ),
+            # Retention: the few patients no longer followed up, by when they left.
+            models.Index(
+                fields=["withdrawn_on"],
+                condition=Q(withdrawn_on__isnull=False),
+                name="patient_withdrawn",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["site", "mrn"], name="patient_unique_mrn_per_site")
@@ -132,7 +158,20 @@ class Patient(models.Model):
 
     def save(self, *args, **kwargs):
         self.site = self.cohort.site
+        self.keep_withdrawal_in_step()
         super().save(*args, **kwargs)
+
+    def keep_withdrawal_in_step(self) -> None:
+        """A patient no longer followed up has a withdrawal on record; one followed up, none.
+
+        Deactivated without saying why (the API's `is_active`, the admin): "other",
+        today at the site. Reactivated: the withdrawal is forgotten.
+        """
+        if self.is_active:
+            self.withdrawn_on, self.withdrawal_reason = None, ""
+        elif self.withdrawn_on is None:
+            self.withdrawn_on = localdate(now(), ZoneInfo(self.cohort.timezone))
+            self.withdrawal_reason = self.WithdrawalReason.OTHER
 
     # What the SMS layer keeps on the phone, read here as the patient's own.
     @property

@@ -15,6 +15,7 @@ from .holiday_calendars import validate_subdivision
 from .models import Cohort, Patient, RiskAssessment, TumourProfile
 
 MRN_TAKEN = "This MRN is already enrolled at this site."
+ERASED = "This patient's record was erased after their retention period: it can no longer change."
 
 
 def _django_validator(validate, value):
@@ -146,6 +147,10 @@ class PatientSerializer(serializers.ModelSerializer):
     )
     phone_invalid_reason = serializers.CharField(source="contact.invalid_reason", read_only=True)
     reminder_time = HourMinuteField(required=False)
+    # Blank while the patient is followed up.
+    withdrawal_reason = serializers.ChoiceField(
+        choices=Patient.WithdrawalReason.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Patient
@@ -170,11 +175,22 @@ class PatientSerializer(serializers.ModelSerializer):
             "enrolled_on",
             "risk_tier",
             "is_active",
+            "withdrawn_on",
+            "withdrawal_reason",
+            "erased_at",
             "profile",
             "created_on",
             "modified_on",
         ]
-        read_only_fields = ["risk_tier", "created_on", "modified_on"]
+        # Withdrawal is recorded by `POST .../withdraw/` (or by setting is_active false).
+        read_only_fields = [
+            "risk_tier",
+            "withdrawn_on",
+            "withdrawal_reason",
+            "erased_at",
+            "created_on",
+            "modified_on",
+        ]
         # MRN uniqueness per site is checked in validate(): the site comes from the cohort.
         validators = []
 
@@ -186,6 +202,8 @@ class PatientSerializer(serializers.ModelSerializer):
         return value
 
     def validate(self, attrs):
+        if getattr(self.instance, "erased_at", None) is not None:
+            raise serializers.ValidationError(ERASED)
         cohort = attrs.get("cohort", getattr(self.instance, "cohort", None))
         mrn = attrs.get("mrn", getattr(self.instance, "mrn", None))
         if self.mrn_taken(cohort.site, mrn):

@@ -24,8 +24,14 @@ from cohorts.models import Patient
 from . import planner
 from .models import Protocol, ReminderSeries, Visit
 
+# A patient no longer followed up is planned nothing: their reminder series are
+# retired and the visits still only planned are dropped (booked ones stay for staff).
+NOTHING = planner.Plan(visits=(), series=())
+
 
 def plan_for(patient: Patient, protocol: Protocol, rules, now: datetime) -> planner.Plan:
+    if not patient.is_active:
+        return NOTHING
     profile = patient.profile
     return planner.plan(
         rules[patient.risk_tier],

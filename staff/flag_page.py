@@ -1,7 +1,8 @@
 """The flag page: one report to review, with everything needed to decide, and the steps.
 
 Acknowledge (coordinators and clinical leads), resolve with an outcome (the
-cohort's clinical leads and admins), book an urgent visit in one click, and,
+cohort's clinical leads and admins; a withdrawn patient's flag, anyone on the
+care team closes as "patient withdrawn"), book an urgent visit in one click, and,
 for a flag raised on a phone several patients share, say whose it is. The
 steps are the API's own services and serializers, so the rules are the same.
 """
@@ -66,8 +67,10 @@ def flag_page(request: HttpRequest, flag_id: int) -> HttpResponse:
         "asking": report
         and Questionnaire.objects.filter(report=report, closed_at__isnull=True).exists(),
         "candidates": [] if patient else list(sharers(flag.message, request.user)),
-        "may_resolve": patient is not None and can_resolve(request.user, patient.cohort),
-        "outcomes": Flag.Outcome.choices,
+        "outcomes": [
+            (outcome, Flag.Outcome(outcome).label)
+            for outcome in lesions.outcomes_for(request.user, flag)
+        ],
         "error": request.GET.get("error", ""),
     }
     response = render(request, "staff/flag.html", context)
@@ -101,7 +104,11 @@ def resolve(request: HttpRequest, flag_id: int) -> HttpResponse:
     flag = _flag(request, flag_id)
     if flag.patient_id is None:
         return refused(request, lesions.UNASSIGNED, status=409)
-    if not can_resolve(request.user, flag.patient.cohort):
+    outcome = request.POST.get("outcome")
+    if not (
+        can_resolve(request.user, flag.patient.cohort)
+        or outcome in lesions.outcomes_for(request.user, flag)
+    ):
         raise PermissionDenied("Only the cohort's clinical leads resolve flags.")
     payload = ResolveFlagSerializer(data=request.POST)
     if not payload.is_valid():

@@ -2,11 +2,13 @@
 reports and flags, and who looked; with the actions a coordinator takes from there.
 
 Pausing reminders goes through the API's patient serializer, a check-in through
-the same refusal rules as the API's: one set of rules.
+the same refusal rules as the API's, a withdrawal through the API's serializer
+and service: one set of rules.
 """
 
 import uuid
 
+from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,11 +17,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit import trail
 from audit.models import AuditEvent
-from cohorts import messaging
+from cohorts import messaging, site_days
 from cohorts.access import patients_for
 from cohorts.models import Patient
 from cohorts.serializers import PatientSerializer
 from cohorts.views import check_in_refusal
+from records import withdrawal
+from records.serializers import WithdrawalSerializer
 from scheduling.models import Visit
 
 from .access import staff_page
@@ -65,6 +69,8 @@ def timeline(request: HttpRequest, patient_id: int) -> HttpResponse:
             .order_by("-at", "-pk")[:SHOWN]
         ),
         "today": timezone.localdate(timezone.now()),
+        "withdrawal_reasons": Patient.WithdrawalReason.choices,
+        "site_today": site_days.today(patient.cohort),
         "error": request.GET.get("error", ""),
     }
     response = render(request, "staff/timeline.html", context)
@@ -102,4 +108,25 @@ def check_in(request: HttpRequest, patient_id: int) -> HttpResponse:
             return refused(request, refusal["detail"], status=409)
         messaging.queue(patient, "check_in", f"check_in:{patient.pk}:{uuid.uuid4()}")
     trail.record(request, trail.Action.CREATE, patient, "message")
+    return redirect("staff:patient", patient_id=patient.pk)
+
+
+@staff_page
+@require_POST
+def withdraw(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Withdraw the patient from follow-up (a reason, a date: today if none), as the API does."""
+    patient = _patient(request, patient_id)
+    payload = WithdrawalSerializer(data=request.POST, context={"patient": patient})
+    if not payload.is_valid():
+        return refused(request, first_error(payload.errors))
+    try:
+        withdrawal.withdraw(patient, by=request.user, **payload.validated_data)
+    except withdrawal.WithdrawalRefused as exc:
+        return refused(request, str(exc), status=409)
+    trail.record(request, trail.Action.UPDATE, patient, "patient", patient.pk)
+    messages.success(
+        request,
+        f"{patient.first_name} {patient.last_name} is withdrawn from follow-up: no more "
+        "reminders, queued SMS cancelled. Their open flags stay open for the care team to close.",
+    )
     return redirect("staff:patient", patient_id=patient.pk)

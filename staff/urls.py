@@ -45,6 +45,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/edit/", patient_forms.edit, name="patient-edit"),
     path("patients/<int:patient_id>/pause/", timeline.pause, name="patient-pause"),
     path("patients/<int:patient_id>/check-in/", timeline.check_in, name="patient-check-in"),
+    path("patients/<int:patient_id>/withdraw/", timeline.withdraw, name="patient-withdraw"),
     path("calendar-feed/", feeds.feed_page, name="feed"),
     path("calendar-feed/new/", feeds.make_feed, name="feed-make"),
     path("calendar-feed/revoke/", feeds.revoke_feed, name="feed-revoke"),

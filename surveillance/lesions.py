@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cohorts import messaging, services, site_days
+from cohorts.access import can_resolve
 from cohorts.holiday_calendars import public_holidays
 from cohorts.models import Patient
 from notifications.models import Message
@@ -241,6 +242,21 @@ def acknowledge(flag: Flag, by) -> Flag:
     return flag
 
 
+def outcomes_for(user, flag: Flag) -> list[str]:
+    """The outcomes `user` may close this flag with.
+
+    Resolving is a clinical decision (the cohort's clinical leads, admins);
+    closing the flag of a patient withdrawn from follow-up is not: anyone on
+    the care team may, with the outcome "patient withdrawn" (offered only then).
+    """
+    if flag.patient_id is None:
+        return []
+    withdrawn = [] if flag.patient.is_active else [Flag.Outcome.WITHDRAWN]
+    if not can_resolve(user, flag.patient.cohort):
+        return withdrawn
+    return [outcome for outcome in Flag.Outcome if outcome != Flag.Outcome.WITHDRAWN] + withdrawn
+
+
 @transaction.atomic
 def resolve(flag: Flag, outcome: str, by, note: str = "") -> Flag:
     """Close the review with its outcome; a confirmed recurrence re-plans the patient."""
@@ -251,6 +267,8 @@ def resolve(flag: Flag, outcome: str, by, note: str = "") -> Flag:
         raise FlagStateError(UNASSIGNED)
     if outcome not in Flag.Outcome.values:
         raise FlagStateError(f"Unknown outcome {outcome!r}.")
+    if outcome == Flag.Outcome.WITHDRAWN and flag.patient.is_active:
+        raise FlagStateError("The patient is still followed up: withdraw them first.")
     flag.status, flag.outcome, flag.outcome_note = Flag.Status.RESOLVED, outcome, note
     flag.resolved_at, flag.resolved_by = timezone.now(), by
     flag.save()

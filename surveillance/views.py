@@ -39,13 +39,20 @@ class LesionReportViewSet(
         return LesionReport.objects.filter(patient__in=patients_for(self.request.user))
 
 
+NOT_YOURS = (
+    "Only the cohort's clinical leads resolve flags "
+    "(a withdrawn patient's flags, anyone on the care team closes)."
+)
+
+
 class FlagViewSet(
     AuditedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Flags to review, and the review steps: acknowledge, urgent visit, resolve.
 
     Coordinators and clinical leads acknowledge; resolving (with an outcome)
-    is for the cohort's clinical leads and admins.
+    is for the cohort's clinical leads and admins, except closing a withdrawn
+    patient's flag ("patient_withdrawn"), which the whole care team may.
     """
 
     serializer_class = FlagSerializer
@@ -99,8 +106,12 @@ class FlagViewSet(
         flag = self.get_object()
         if flag.patient_id is None:
             return Response({"detail": lesions.UNASSIGNED}, status=status.HTTP_409_CONFLICT)
-        if not can_resolve(request.user, flag.patient.cohort):
-            raise PermissionDenied("Only the cohort's clinical leads resolve flags.")
+        outcome = request.data.get("outcome") if isinstance(request.data, dict) else None
+        if not (
+            can_resolve(request.user, flag.patient.cohort)
+            or outcome in lesions.outcomes_for(request.user, flag)
+        ):
+            raise PermissionDenied(NOT_YOURS)
         payload = ResolveFlagSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         return self._step(

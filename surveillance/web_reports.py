@@ -9,7 +9,8 @@ even a concurrent one, changes nothing and gets 410. Unknown links get 404,
 used or expired links 410, and those pages say nothing of the patient.
 
 Photos live under MEDIA_ROOT, which no URL serves: staff see them only
-through `lesion_photo`, for patients of their cohorts, audited.
+through `lesion_photo`, for patients of their cohorts, audited; a photo
+retention erased answers 410.
 """
 
 from __future__ import annotations
@@ -246,13 +247,19 @@ def staff_report_recorded(request: HttpRequest, patient_id: int, report_id: int)
 
 @login_required
 @require_http_methods(["GET", "HEAD"])
-def lesion_photo(request: HttpRequest, photo_id: int) -> FileResponse:
+def lesion_photo(request: HttpRequest, photo_id: int) -> HttpResponse:
     photo = get_object_or_404(
         LesionPhoto.objects.select_related("report").filter(
             report__patient__in=patients_for(request.user)
         ),
         pk=photo_id,
     )
+    if photo.erased_at is not None:
+        return HttpResponse(
+            "This photo was erased after its retention period.",
+            status=410,
+            content_type="text/plain",
+        )
     try:
         handle = photo.image.open("rb")
     except FileNotFoundError as error:

@@ -58,6 +58,7 @@ class Flag(models.Model):
         BIOPSY = "biopsy_ordered", "Biopsy ordered"
         RECURRENCE = "cutaneous_recurrence_confirmed", "Cutaneous recurrence confirmed"
         UNREACHABLE = "patient_unreachable", "Patient unreachable"
+        WITHDRAWN = "patient_withdrawn", "Patient withdrawn from follow-up"
 
     UNRESOLVED = (Status.OPEN, Status.ACKNOWLEDGED)
 

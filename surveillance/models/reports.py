@@ -52,13 +52,18 @@ def _photo_path(photo: "LesionPhoto", filename: str) -> str:
 
 
 class LesionPhoto(models.Model):
-    """A photo sent with a web report: stored outside the static/media URLs."""
+    """A photo sent with a web report: stored outside the static/media URLs.
+
+    Retention erases it: `erased_at` is set first (the photo is gone for
+    everyone from then on), then the file is deleted and `image` emptied.
+    """
 
     report = models.ForeignKey(LesionReport, on_delete=models.PROTECT, related_name="photos")
-    image = models.FileField(upload_to=_photo_path)
+    image = models.FileField(upload_to=_photo_path, blank=True)
     content_type = models.CharField(max_length=40)
     size = models.PositiveIntegerField()
     uploaded_at = models.DateTimeField(default=now)
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"photo #{self.pk} of report {self.report_id}"

@@ -142,6 +142,7 @@ KNOWN: dict[str, set[str]] = {
     "patient-schedule": {"GET"},
     "patient-upcoming": {"GET"},
     "patient-check-in": {"POST"},
+    "patient-withdraw": {"POST"},
     "visit-list": {"GET"},
     "visit-detail": {"GET"},
     "visit-book": {"POST"},
@@ -181,6 +182,7 @@ PATIENT_DETAIL_ROUTES = {
     "patient-upcoming",
     "patient-calendar",
     "patient-check-in",
+    "patient-withdraw",
 }
 MESSAGE_DETAIL_ROUTES = {"message-detail", "message-review", "message-assign"}
 # Reviewing twice is fine: nothing to refuse. The world's messages and flags all have their
@@ -509,6 +511,8 @@ def request_for(
             body = {} if invalid else side.patient_payload
         elif method == "PATCH":
             body = {"timezone": "Mars/Olympus_Mons"} if invalid else {"reminder_time": "11:15"}
+        elif name == "patient-withdraw":
+            body = {"reason": "bored" if invalid else "moved_away"}
         return Call(method, _url(route, pk=pk), body, mentioned_id=pk)
 
     if name == "lesion-report-list" and method == "POST":
