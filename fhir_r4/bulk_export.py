@@ -27,6 +27,7 @@ from cohorts.models import Patient
 from . import patient_data, record
 from .lesion_questionnaire import questionnaire
 from .models import BulkExport
+from .resource_json import ndjson_line, validated
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +76,16 @@ class _Files:
         self.directory, self.wanted = directory, wanted
         self.handles, self.counts = {}, {}
 
-    def write(self, resource) -> None:
-        kind = resource.get_resource_type()
+    def write(self, resource: dict) -> None:
+        """Validate the resource (an invalid one fails the export: never a bad line) and add it."""
+        kind = resource["resourceType"]
         if kind not in self.wanted:
             return
+        validated(resource)
         if kind not in self.handles:
             self.handles[kind] = open(self.directory / f"{kind}.ndjson", "w", encoding="utf-8")
             self.counts[kind] = 0
-        self.handles[kind].write(resource.model_dump_json() + "\n")
+        self.handles[kind].write(ndjson_line(resource) + "\n")
         self.counts[kind] += 1
 
     def close(self) -> None:

@@ -8,16 +8,12 @@ What `bundle_reader` reads back is exactly what is written here.
 """
 
 from django.conf import settings
-from fhir.resources.R4B.condition import Condition
-from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.procedure import Procedure
-from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from cohorts.models import TumourProfile
 
 from . import codes
 from .patient_data import PatientData
+from .resource_json import resource
 
 
 def coding(system: str, code: str, display: str = "") -> dict:
@@ -32,10 +28,11 @@ def subject(data: PatientData) -> dict:
     return {"reference": f"Patient/{data.patient.pk}"}
 
 
-def patient_resource(data: PatientData) -> Patient:
+def patient_resource(data: PatientData) -> dict:
     patient = data.patient
     contact = patient.contact
-    return Patient(
+    return resource(
+        "Patient",
         id=str(patient.pk),
         meta={"profile": [codes.MCODE_PROFILE + "mcode-cancer-patient"]},
         extension=[{"url": codes.TIMEZONE_EXTENSION, "valueCode": contact.timezone}],
@@ -56,7 +53,7 @@ def patient_resource(data: PatientData) -> Patient:
     )
 
 
-def condition(data: PatientData) -> Condition:
+def condition(data: PatientData) -> dict:
     profile = data.patient.profile
     morphology, morphology_name = codes.HISTOLOGY_OUT[profile.histology]
     status = "recurrence" if profile.prior_recurrence else "remission"
@@ -64,7 +61,8 @@ def condition(data: PatientData) -> Condition:
     if profile.stage != TumourProfile.Stage.UNKNOWN:
         group = codes.stage_code(profile.stage)
         stages = [{"summary": concept(codes.AJCC, group, f"Stage {profile.stage}")}]
-    return Condition(
+    return resource(
+        "Condition",
         id=f"{data.patient.pk}-primary-cancer",
         meta={"profile": [codes.MCODE_PROFILE + "mcode-primary-cancer-condition"]},
         extension=[
@@ -81,12 +79,13 @@ def condition(data: PatientData) -> Condition:
     )
 
 
-def procedures(data: PatientData) -> list[Procedure]:
+def procedures(data: PatientData) -> list[dict]:
     profile = data.patient.profile
     found = []
     if profile.surgery_date:
         found.append(
-            Procedure(
+            resource(
+                "Procedure",
                 id=f"{data.patient.pk}-surgery",
                 status="completed",
                 category=concept(codes.SNOMED, codes.SURGICAL_PROCEDURE, "Surgical procedure"),
@@ -100,7 +99,8 @@ def procedures(data: PatientData) -> list[Procedure]:
     if profile.surgery_date:
         period["start"] = profile.surgery_date
     found.append(
-        Procedure(
+        resource(
+            "Procedure",
             id=f"{data.patient.pk}-primary-treatment",
             status="completed",
             code={
@@ -114,21 +114,22 @@ def procedures(data: PatientData) -> list[Procedure]:
     return found
 
 
-def tumour_markers(data: PatientData) -> list[Observation]:
+def tumour_markers(data: PatientData) -> list[dict]:
     profile = data.patient.profile
     return [
         _marker(data, receptor, getattr(profile, receptor)) for receptor in ("er", "pr", "her2")
     ]
 
 
-def _marker(data: PatientData, receptor: str, result: str) -> Observation:
+def _marker(data: PatientData, receptor: str, result: str) -> dict:
     test, test_name = codes.RECEPTOR_TEST_OUT[receptor]
     value = {}
     if result in codes.RESULT_OUT:
         value["valueCodeableConcept"] = concept(codes.SNOMED, *codes.RESULT_OUT[result])
     else:
         value["dataAbsentReason"] = concept(codes.DATA_ABSENT, "unknown", "Unknown")
-    return Observation(
+    return resource(
+        "Observation",
         id=f"{data.patient.pk}-{receptor}",
         meta={"profile": [codes.MCODE_PROFILE + "mcode-tumor-marker-test"]},
         status="final",
@@ -139,12 +140,13 @@ def _marker(data: PatientData, receptor: str, result: str) -> Observation:
     )
 
 
-def risk_assessment(data: PatientData) -> RiskAssessment | None:
+def risk_assessment(data: PatientData) -> dict | None:
     assessment = data.assessment
     if assessment is None:
         return None
     method = coding(codes.RISK_RULES_SYSTEM, "follow-up-tier", "Follow-up risk tier rules")
-    return RiskAssessment(
+    return resource(
+        "RiskAssessment",
         id=f"risk-{assessment.pk}",
         status="final",
         method={"coding": [{**method, "version": assessment.rule_version}]},

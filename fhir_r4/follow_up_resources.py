@@ -11,12 +11,6 @@
 
 from django.conf import settings
 from django.urls import reverse
-from fhir.resources.R4B.appointment import Appointment
-from fhir.resources.R4B.careplan import CarePlan
-from fhir.resources.R4B.communication import Communication
-from fhir.resources.R4B.flag import Flag
-from fhir.resources.R4B.media import Media
-from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from icalendar import vRecur
 
 from notifications.models import Message
@@ -26,6 +20,7 @@ from . import codes
 from .clinical_resources import concept, subject
 from .lesion_questionnaire import QUESTIONNAIRE_URL, answer_items
 from .patient_data import PatientData
+from .resource_json import resource
 
 VISIT_STATUS = {
     Visit.Status.PLANNED: "not-started",
@@ -46,11 +41,12 @@ SENT = (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.RECEIVED)
 PENDING = (Message.Status.QUEUED, Message.Status.SENDING)
 
 
-def care_plan(data: PatientData) -> CarePlan:
+def care_plan(data: PatientData) -> dict:
     patient = data.patient
     activities = [_visit_activity(visit) for visit in data.visits]
     activities += [_reminder_activity(data, series) for series in data.series]
-    return CarePlan(
+    return resource(
+        "CarePlan",
         id=f"{patient.pk}-follow-up",
         status="active" if patient.is_active else "revoked",
         intent="plan",
@@ -97,9 +93,10 @@ def _reminder_activity(data: PatientData, series) -> dict:
     }
 
 
-def appointments(data: PatientData) -> list[Appointment]:
+def appointments(data: PatientData) -> list[dict]:
     return [
-        Appointment(
+        resource(
+            "Appointment",
             id=f"visit-{visit.pk}",
             status=APPOINTMENT_STATUS[visit.status],
             serviceType=[concept(codes.VISIT_KIND_SYSTEM, visit.kind)],
@@ -115,9 +112,10 @@ def appointments(data: PatientData) -> list[Appointment]:
     ]
 
 
-def flags(data: PatientData) -> list[Flag]:
+def flags(data: PatientData) -> list[dict]:
     return [
-        Flag(
+        resource(
+            "Flag",
             id=f"flag-{flag.pk}",
             status="active",
             category=[concept(codes.FLAG_SYSTEM, "lesion-review", "Lesion report to review")],
@@ -133,9 +131,10 @@ def flags(data: PatientData) -> list[Flag]:
     ]
 
 
-def questionnaire_responses(data: PatientData) -> list[QuestionnaireResponse]:
+def questionnaire_responses(data: PatientData) -> list[dict]:
     return [
-        QuestionnaireResponse(
+        resource(
+            "QuestionnaireResponse",
             id=f"report-{report.pk}",
             questionnaire=QUESTIONNAIRE_URL,
             status="completed" if report.complete else "in-progress",
@@ -148,10 +147,11 @@ def questionnaire_responses(data: PatientData) -> list[QuestionnaireResponse]:
     ]
 
 
-def media(data: PatientData) -> list[Media]:
+def media(data: PatientData) -> list[dict]:
     base = settings.PUBLIC_BASE_URL
     return [
-        Media(
+        resource(
+            "Media",
             id=f"photo-{photo.pk}",
             status="completed",
             type=concept("http://terminology.hl7.org/CodeSystem/media-type", "image", "Image"),
@@ -171,16 +171,17 @@ def media(data: PatientData) -> list[Media]:
     ]
 
 
-def communications(data: PatientData, include_bodies: bool) -> list[Communication]:
+def communications(data: PatientData, include_bodies: bool) -> list[dict]:
     return [_communication(data, message, include_bodies) for message in data.messages]
 
 
-def _communication(data: PatientData, message: Message, include_bodies: bool) -> Communication:
+def _communication(data: PatientData, message: Message, include_bodies: bool) -> dict:
     outbound = message.direction == Message.Direction.OUTBOUND
     status = "completed" if message.status in SENT else "in-progress"
     if message.status not in SENT + PENDING:
         status = "not-done"
-    return Communication(
+    return resource(
+        "Communication",
         id=f"sms-{message.pk}",
         status=status,
         statusReason={"text": message.status} if status == "not-done" else None,

@@ -4,12 +4,11 @@ The questions and answer codes are surveillance.triage's (the ones asked by
 SMS and on the web form), with their English words.
 """
 
-from fhir.resources.R4B.questionnaire import Questionnaire
-
 from surveillance.triage import QUESTIONS, RULE_VERSION
 from surveillance.wording import ANSWER_LABELS, QUESTION_LABELS
 
 from . import codes
+from .resource_json import resource
 
 QUESTIONNAIRE_URL = codes.OURS.replace("CodeSystem", "Questionnaire") + "lesion-report"
 NOTE_ITEM = "note"
@@ -19,7 +18,7 @@ def answer_system(question: str) -> str:
     return f"{codes.QUESTION_SYSTEM}:{question}"
 
 
-def questionnaire() -> Questionnaire:
+def questionnaire() -> dict:
     labels, answers = QUESTION_LABELS["en"], ANSWER_LABELS["en"]
     items = [
         {
@@ -34,7 +33,8 @@ def questionnaire() -> Questionnaire:
         for question, options in QUESTIONS.items()
     ]
     items.append({"linkId": NOTE_ITEM, "text": "In the patient's or staff's words", "type": "text"})
-    return Questionnaire(
+    return resource(
+        "Questionnaire",
         id="lesion-report",
         url=QUESTIONNAIRE_URL,
         version=RULE_VERSION,

@@ -4,18 +4,18 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.resource import Resource
 
 from . import clinical_resources as clinical
 from . import follow_up_resources as follow_up
 from .lesion_questionnaire import questionnaire
 from .patient_data import PatientData
+from .resource_json import validated
 
 BASE_PATH = "/fhir/r4/"
 
 
-def resources(data: PatientData, include_bodies: bool = False) -> Iterator[Resource]:
-    """Every resource of the patient's record, the patient first."""
+def resources(data: PatientData, include_bodies: bool = False) -> Iterator[dict]:
+    """Every resource of the patient's record (JSON-ready, not yet validated), the patient first."""
     yield clinical.patient_resource(data)
     yield clinical.condition(data)
     yield from clinical.procedures(data)
@@ -31,20 +31,22 @@ def resources(data: PatientData, include_bodies: bool = False) -> Iterator[Resou
     yield from follow_up.communications(data, include_bodies)
 
 
-def full_url(resource: Resource) -> str:
-    return f"{settings.PUBLIC_BASE_URL}{BASE_PATH}{resource.get_resource_type()}/{resource.id}"
+def full_url(resource: dict) -> str:
+    return f"{settings.PUBLIC_BASE_URL}{BASE_PATH}{resource['resourceType']}/{resource['id']}"
 
 
 def everything(data: PatientData, include_bodies: bool, self_url: str) -> Bundle:
     """The `Patient/{id}/$everything` searchset, with the Questionnaire its reports answer."""
-    found = list(resources(data, include_bodies))
-    entries = [{"fullUrl": full_url(r), "resource": r, "search": {"mode": "match"}} for r in found]
+    found = [(r, "match") for r in resources(data, include_bodies)]
     if data.reports:
-        form = questionnaire()
-        entries.append({"fullUrl": full_url(form), "resource": form, "search": {"mode": "include"}})
+        found.append((questionnaire(), "include"))
+    entries = [
+        {"fullUrl": full_url(r), "resource": validated(r), "search": {"mode": mode}}
+        for r, mode in found
+    ]
     return Bundle(
         type="searchset",
-        total=len(found),
+        total=sum(mode == "match" for _, mode in found),
         link=[{"relation": "self", "url": self_url}],
         entry=entries,
     )

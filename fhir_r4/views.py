@@ -20,6 +20,7 @@ from .capability import capability_statement
 from .import_response import import_response
 from .models import BulkExport
 from .problems import BundleRefused
+from .resource_json import validated
 from .responses import (
     NDJSON,
     FhirView,
@@ -56,7 +57,7 @@ class PatientRead(FhirView):
         if not found:
             return problem_response(404, f"No Patient/{patient_id} in your cohorts.")
         trail.record(request, trail.Action.VIEW, patient_id, "fhir_patient", patient_id)
-        return resource_response(next(record.resources(found[0])))
+        return resource_response(validated(next(record.resources(found[0]))))
 
 
 class Everything(FhirView):
