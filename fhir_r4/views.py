@@ -34,6 +34,8 @@ Status = BulkExport.Status
 ACCEPTED_TYPES = ("application/fhir+json", "application/json")
 NDJSON_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
 TRUE = ("true", "1", "yes")
+# Bulk Data parameters this server does not offer: refused, never silently ignored.
+UNSUPPORTED_EXPORT_PARAMETERS = ("_since", "_typeFilter", "_elements", "patient")
 
 
 def _include_bodies(request) -> bool:
@@ -123,6 +125,13 @@ class GroupExport(FhirView):
             return problem_response(404, f"No Group/{cohort_id} in your cohorts.")
         if "respond-async" not in request.headers.get("Prefer", ""):
             return problem_response(400, "Bulk export needs the header Prefer: respond-async.")
+        unsupported = [
+            name for name in UNSUPPORTED_EXPORT_PARAMETERS if name in request.query_params
+        ]
+        if unsupported:
+            return problem_response(
+                400, f"Not supported: {', '.join(unsupported)}.", unsupported[0]
+            )
         output_format = request.query_params.get("_outputFormat", NDJSON)
         if output_format not in NDJSON_FORMATS:
             return problem_response(400, "Only NDJSON output is offered.", "_outputFormat")

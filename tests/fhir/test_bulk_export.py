@@ -196,3 +196,11 @@ def test_finished_files_expire(cohort_a, alice, api, queued, committed, settings
 
     assert not bulk_export.export_dir(export).exists()
     assert api(alice).get(status_path(kicked)).status_code == 404
+
+
+def test_parameters_not_offered_are_refused_not_ignored(cohort_a, alice, api):
+    response = kick_off(api(alice), cohort_a, "?_since=2026-01-01T00:00:00Z")
+
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["_since"]
+    assert not BulkExport.objects.exists()
