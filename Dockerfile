@@ -39,7 +39,7 @@ WORKDIR /app
 # The code stays owned by root (read-only to the app user); only VAR_DIR is
 # writable: static files, the beat schedule.
 COPY . /app
-RUN mkdir -p /app/var && chown app:app /app/var
+RUN mkdir -p /app/var/media && chown -R app:app /app/var
 
 USER app
 

@@ -360,7 +360,7 @@ PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "US")
 # The identifier system our MRNs carry in exported Patients.
 FHIR_MRN_SYSTEM = env_str("FHIR_MRN_SYSTEM", "urn:skin-surveillance:mrn")
 # Bulk export files: written by workers, served by the web, so shared by both.
-FHIR_EXPORT_DIR = Path(env_str("FHIR_EXPORT_DIR", str(MEDIA_ROOT / "fhir-exports")))
+FHIR_EXPORT_DIR = Path(env_str("FHIR_EXPORT_DIR") or MEDIA_ROOT / "fhir-exports")
 FHIR_EXPORT_TTL_HOURS = env_int("FHIR_EXPORT_TTL_HOURS", 24, minimum=1)
 FHIR_IMPORT_MAX_BYTES = env_int("FHIR_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 
