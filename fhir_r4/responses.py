@@ -30,7 +30,12 @@ def outcome_response(status: int, problems: list[Problem]) -> HttpResponse:
 
 
 class FhirView(APIView):
-    """A DRF view (our tokens, sessions, throttles) whose errors are OperationOutcomes."""
+    """A DRF view (our tokens, sessions, throttles) whose errors are OperationOutcomes.
+
+    Left out of the API's OpenAPI schema: FHIR clients read the CapabilityStatement.
+    """
+
+    schema = None
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
