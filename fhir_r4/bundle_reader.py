@@ -4,7 +4,7 @@ Every entry is validated with fhir.resources (R4B models: what R4 servers
 exchange); what we then read of it:
 
 - Patient: name (official first), birth date, MRN (the identifier typed MR),
-  mobile phone, language;
+  mobile phone, language, whether they died;
 - the primary breast cancer Condition: histology, stage, a recurrence, body site;
 - tumour-marker Observations for ER, PR and HER2 (the latest final result of
   each);
@@ -40,6 +40,8 @@ class PatientRecord:
     entry: int
     payload: dict
     sources: dict[str, str] = field(default_factory=dict)  # our field -> FHIRPath
+    deceased: bool = False
+    deceased_on: date | None = None
 
     def source(self, name: str) -> str:
         return self.sources.get(name, entry_path(self.entry))
@@ -175,6 +177,9 @@ def _read_patient(record: PatientRecord, patient) -> list[Problem]:
     if phone:
         payload["phone"] = phone
     record.sources["phone"] = entry_path(at, "telecom")
+    if patient.deceasedBoolean or patient.deceasedDateTime:
+        record.deceased, record.deceased_on = True, _day(patient.deceasedDateTime)
+        record.sources["deceased"] = entry_path(at, "deceased[x]")
     zones = [e.valueCode for e in patient.extension or [] if e.url == codes.TIMEZONE_EXTENSION]
     if zones and zones[0]:
         payload["timezone"] = zones[0]

@@ -46,11 +46,16 @@ def patient_resource(data: PatientData) -> dict:
             }
         ],
         active=patient.is_active,
+        deceasedDateTime=patient.withdrawn_on if _died(patient) else None,
         name=[{"use": "official", "family": patient.last_name, "given": [patient.first_name]}],
         telecom=[{"system": "phone", "value": contact.number, "use": "mobile"}],
         birthDate=patient.date_of_birth,
         communication=[{"language": concept(codes.LANGUAGE, contact.language), "preferred": True}],
     )
+
+
+def _died(patient) -> bool:
+    return patient.withdrawal_reason == patient.WithdrawalReason.DECEASED
 
 
 def condition(data: PatientData) -> dict:

@@ -5,7 +5,8 @@ same rules, the same messages), with its errors named at the FHIR element
 they came from. A patient whose MRN is already enrolled at the cohort's site
 is updated, and re-assessed, when the bundle says something new; the same
 bundle twice changes nothing; a bundle older than the one last applied to a
-patient leaves that patient alone.
+patient leaves that patient alone. A patient the EHR says died is withdrawn
+from follow-up (reminders stop at once); a deceased patient is never enrolled.
 """
 
 import hashlib
@@ -14,10 +15,12 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from audit import trail
+from cohorts import site_days
 from cohorts.access import patients_for
 from cohorts.models import Cohort, Patient
 from cohorts.patient_import import ImportRequest, flatten_errors
 from cohorts.serializers import PatientSerializer
+from records.withdrawal import Reason, withdraw
 
 from . import bundle_reader
 from .models import SourceBundle
@@ -31,6 +34,7 @@ class Outcome:
     updated: list[Patient] = field(default_factory=list)
     unchanged: list[Patient] = field(default_factory=list)
     older: list[Patient] = field(default_factory=list)  # a newer bundle was applied already
+    withdrawn: list[Patient] = field(default_factory=list)  # the EHR says they died
 
     @property
     def applied(self) -> list[Patient]:
@@ -40,6 +44,7 @@ class Outcome:
         return (
             f"{len(self.created)} enrolled, {len(self.updated)} updated, "
             f"{len(self.unchanged)} unchanged, {len(self.older)} left (older bundle)"
+            + (f", {len(self.withdrawn)} withdrawn (deceased)" if self.withdrawn else "")
         )
 
 
@@ -109,6 +114,8 @@ def _refusal(record, serializer) -> list[Problem]:
 
 
 def _create(record, cohort: Cohort, actor, outcome: Outcome) -> list[Problem]:
+    if record.deceased:
+        return [Problem(record.source("deceased"), "A deceased patient is not enrolled.")]
     data = {**record.payload, "cohort": cohort.pk}
     serializer = PatientSerializer(data=data, context={"request": ImportRequest(actor)})
     if not serializer.is_valid():
@@ -131,6 +138,10 @@ def _update(record, patient: Patient, timestamp, actor, outcome: Outcome) -> lis
         outcome.updated.append(serializer.save())
     else:
         outcome.unchanged.append(patient)
+    if record.deceased and patient.is_active:
+        on = record.deceased_on or site_days.today(patient.cohort)
+        withdraw(patient, Reason.DECEASED, on, by=actor)
+        outcome.withdrawn.append(patient)
     return []
 
 

@@ -11,28 +11,27 @@ _FATES = (
     ("unchanged", "200 OK", "Unchanged: the bundle says nothing new."),
     ("older", "200 OK", "Left as it is: a newer bundle was applied already."),
 )
+WITHDRAWN = "Withdrawn from follow-up: the EHR says the patient died."
 
 
 def import_response(outcome: Outcome) -> Bundle:
-    entries = []
-    for attribute, status, note in _FATES:
-        for patient in getattr(outcome, attribute):
-            entries.append(
-                {
-                    "response": {
-                        "status": status,
-                        "location": f"Patient/{patient.pk}",
-                        "outcome": {
-                            "resourceType": "OperationOutcome",
-                            "issue": [
-                                {
-                                    "severity": "information",
-                                    "code": "informational",
-                                    "diagnostics": note,
-                                }
-                            ],
-                        },
-                    }
-                }
-            )
+    withdrawn = {patient.pk for patient in outcome.withdrawn}
+    entries = [
+        _entry(patient, status, [note] + ([WITHDRAWN] if patient.pk in withdrawn else []))
+        for attribute, status, note in _FATES
+        for patient in getattr(outcome, attribute)
+    ]
     return Bundle(type="transaction-response", entry=entries)
+
+
+def _entry(patient, status: str, notes: list[str]) -> dict:
+    issues = [
+        {"severity": "information", "code": "informational", "diagnostics": note} for note in notes
+    ]
+    return {
+        "response": {
+            "status": status,
+            "location": f"Patient/{patient.pk}",
+            "outcome": {"resourceType": "OperationOutcome", "issue": issues},
+        }
+    }

@@ -262,3 +262,28 @@ def test_the_command_refuses_a_broken_bundle_and_says_why(cohort_a, alice, bundl
 
     assert "Bundle.entry[0].resource.name" in capsys.readouterr().err
     assert not Patient.objects.exists()
+
+
+def test_a_patient_the_ehr_says_died_is_withdrawn_and_never_enrolled(cohort_a, alice, api):
+    client = api(alice)
+    died = bundle()
+    resource(died, "Patient")["deceasedDateTime"] = "2026-11-20"
+
+    refused = post_bundle(client, died, cohort_a.pk)
+    assert refused.status_code == 400
+    assert _issues(refused) == [
+        ("Bundle.entry[0].resource.deceased[x]", "A deceased patient is not enrolled.")
+    ]
+    post_bundle(client, bundle(), cohort_a.pk)
+    patient = Patient.objects.get()
+    assert patient.reminder_series.filter(is_active=True).exists()
+
+    response = post_bundle(client, varied(died, timestamp="2026-11-21T08:00:00Z"), cohort_a.pk)
+
+    assert "the EHR says the patient died" in str(response.json()["entry"][0]["response"])
+    patient.refresh_from_db()
+    assert (patient.is_active, patient.withdrawal_reason) == (False, "deceased")
+    assert str(patient.withdrawn_on) == "2026-11-20"
+    assert not patient.reminder_series.filter(is_active=True).exists()
+    everything = client.get(f"/fhir/r4/Patient/{patient.pk}").json()
+    assert everything["active"] is False and everything["deceasedDateTime"] == "2026-11-20"
