@@ -165,3 +165,16 @@ def test_the_capability_statement_is_public_and_valid(client):
         op.name for resource in statement.rest[0].resource for op in resource.operation or []
     }
     assert operations == {"everything", "export"}
+
+
+def test_the_timeline_offers_the_record_and_a_session_downloads_it(followed, alice):
+    from .helpers import session_for
+
+    client = session_for(alice)
+    timeline = client.get(f"/staff/patients/{followed.pk}/").content.decode()
+    link = f"/fhir/r4/Patient/{followed.pk}/record.zip"
+
+    assert f'href="{link}"' in timeline
+    response = client.get(link)
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
