@@ -143,10 +143,12 @@ def _erase_contacts(ids, now) -> None:
     still_used = Patient.objects.filter(contact=OuterRef("pk"), erased_at__isnull=True).exclude(
         pk__in=ids
     )
+    # Their phone now, and any they had before (their SMS name it).
     theirs = Contact.objects.filter(
-        Q(patients__in=ids) | Q(messages__in=_messages_about(ids))
+        Q(pk__in=Patient.objects.filter(pk__in=ids).values("contact_id"))
+        | Q(pk__in=_messages_about(ids).values("contact_id"))
     ).exclude(number__startswith="erased:")
-    contacts = list(theirs.exclude(Exists(still_used)).values_list("pk", flat=True).distinct())
+    contacts = list(theirs.exclude(Exists(still_used)).values_list("pk", flat=True))
     if not contacts:
         return
     unassigned = Message.objects.filter(contact__in=contacts, subject_id__isnull=True)
