@@ -295,6 +295,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TierEnum": "cohorts.models.TIER_CHOICES",
         "ReceptorEnum": "cohorts.models.RECEPTOR_CHOICES",
+        "WithdrawalReasonEnum": "cohorts.models.Patient.WithdrawalReason",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
