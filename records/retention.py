@@ -9,7 +9,8 @@ Three parts of the record go, each a number of days after `withdrawn_on`
   410) and their files deleted.
 - **identity** (`identity`): name, MRN and date of birth (kept as 1 January
   of the birth year, so ages still count), in the patient's history rows too;
-  the free text of their lesion reports; their message bodies (if still
+  the free text of their lesion reports, visit notes and review outcome notes
+  (with their history rows); their message bodies (if still
   there); the numbers on their messages; and their phone's `Contact`, once no
   patient who is not erased uses it (with the bodies of the phone's messages
   that had no patient).
@@ -39,6 +40,7 @@ from django.utils import timezone
 from audit import trail
 from cohorts.models import Patient
 from notifications.models import Contact, Message
+from scheduling.models import Visit
 from surveillance.models import Flag, LesionPhoto, LesionReport
 
 from .models import Erasure
@@ -124,10 +126,19 @@ def _erase_identity(ids, now) -> Counter:
     }
     Patient.objects.filter(pk__in=ids).update(**scrubbed, erased_at=now, modified_on=now)
     Patient.history.filter(id__in=ids).update(**scrubbed)
-    LesionReport.objects.filter(patient_id__in=ids).exclude(note="").update(note="")
+    _erase_free_text(ids)
     _erase_numbers(_messages_about(ids))
     _erase_contacts(ids, now)
     return counts
+
+
+def _erase_free_text(ids) -> None:
+    """What staff or the patient wrote about them: report, visit and review notes."""
+    LesionReport.objects.filter(patient_id__in=ids).exclude(note="").update(note="")
+    Visit.objects.filter(patient_id__in=ids).exclude(note="").update(note="")
+    Visit.history.filter(patient_id__in=ids).exclude(note="").update(note="")
+    Flag.objects.filter(patient_id__in=ids).exclude(outcome_note="").update(outcome_note="")
+    Flag.history.filter(patient_id__in=ids).exclude(outcome_note="").update(outcome_note="")
 
 
 def _erase_numbers(messages: QuerySet[Message]) -> None:

@@ -16,8 +16,9 @@ from cohorts.models import Patient
 from notifications.models import Contact, Message
 from records import retention, withdrawal
 from records.models import Erasure
+from scheduling.models import Visit
 from surveillance import lesions
-from surveillance.models import LesionPhoto, LesionReport
+from surveillance.models import Flag, LesionPhoto, LesionReport
 from tests.factories import PatientFactory
 from tests.records.helpers import flag_for, inbound, outbound
 from tests.staff.helpers import signed_in
@@ -62,7 +63,9 @@ def withdrawn(alice, lead, patient):
         inbound(patient, WORDS)
         flag = flag_for(patient, note=WORDS)
         photo = photo_of(flag)
-        lesions.resolve(flag, "benign", lead)
+        lesions.resolve(flag, "benign", lead, note=f"Seen; {WORDS}")
+        visit = patient.visits.order_by("due_date").first()
+        visit.complete(by=alice, note=f"Came with her sister; {WORDS}")
     with on(WITHDRAWN):
         withdrawal.withdraw(patient, "moved_away", WITHDRAWN, by=alice)
     patient.photo = photo
@@ -84,7 +87,17 @@ def snapshot(patient) -> dict:
             .order_by("pk")
             .values_list("body", "status", "to_number", "from_number")
         ),
-        "notes": list(LesionReport.objects.filter(patient=patient).values_list("note", flat=True)),
+        "notes": [
+            *LesionReport.objects.filter(patient=patient).values_list("note", flat=True),
+            *patient.visits.exclude(note="").values_list("note", flat=True),
+            *Visit.history.filter(patient_id=patient.pk, note__contains=WORDS).values_list(
+                "note", flat=True
+            ),
+            *Flag.objects.filter(patient=patient).values_list("outcome_note", flat=True),
+            *Flag.history.filter(patient_id=patient.pk, outcome_note__contains=WORDS).values_list(
+                "outcome_note", flat=True
+            ),
+        ],
         "photos": list(
             LesionPhoto.objects.filter(report__patient=patient).values_list("erased_at", "image")
         ),
@@ -140,7 +153,8 @@ def test_each_part_goes_the_day_after_its_period_and_not_the_day_before(
     assert erased["phone"] == pseudonym  # nobody else gives this number
     assert {to_number for direction, to_number in sides(withdrawn, "outbound")} == {pseudonym}
     assert {from_number for direction, from_number in sides(withdrawn, "inbound")} == {pseudonym}
-    assert erased["notes"] == [""]
+    assert len(before["notes"]) >= 5 and all(WORDS in note for note in before["notes"])
+    assert erased["notes"] == ["", ""]  # the report's and the flag's, emptied; no history left
     assert not photo_file.exists()
     [(photo_erased_at, image)] = erased["photos"]
     assert photo_erased_at is not None and image == ""
