@@ -63,7 +63,18 @@ def replan(patients: Sequence[Patient], now: datetime | None = None) -> None:
     plans = {patient.pk: plan_for(patient, protocol, rules, now) for patient in patients}
     _follow_cohorts(patients)
     _sync_visits(patients, plans, protocol, timezone.localdate(now))
+    _cancel_overdue_of_inactive(patients, now)
     _sync_series(patients, plans, protocol)
+
+
+def _cancel_overdue_of_inactive(patients, now: datetime) -> None:
+    """A patient no longer followed up owes no visit: the overdue ones still only planned
+    (the plan dropped those ahead) are cancelled, so no list asks anyone to book them."""
+    inactive = [patient.pk for patient in patients if not patient.is_active]
+    if inactive:
+        Visit.objects.filter(patient_id__in=inactive, status=Visit.Status.PLANNED).update(
+            status=Visit.Status.CANCELLED, status_changed_at=now, next_reminder_at=None
+        )
 
 
 def _follow_cohorts(patients) -> None:

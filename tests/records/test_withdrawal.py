@@ -13,6 +13,7 @@ from records import withdrawal
 from scheduling.models import ReminderSeries, Visit
 from scheduling.sweep import sweep
 from tests.records.helpers import flag_for, outbound
+from tests.staff.helpers import signed_in
 
 pytestmark = [pytest.mark.django_db]
 # Tuesday 2026-06-02, 14:00 UTC (10:00 in New York).
@@ -195,3 +196,18 @@ def test_an_erased_record_cannot_be_reactivated_edited_or_withdrawn_again(api, a
         erased_at,
     )
     assert api(alice).get(url).json()["erased_at"] == "2026-06-02T13:00:00Z"
+
+
+@time_machine.travel(TUESDAY)
+def test_an_overdue_visit_is_cancelled_so_no_list_asks_to_book_it(alice, patient):
+    overdue = patient.visits.filter(status="planned").order_by("due_date").first()
+    Visit.objects.filter(pk=overdue.pk).update(
+        due_date=date(2026, 5, 1), window_start=date(2026, 4, 15), window_end=date(2026, 5, 15)
+    )
+
+    withdrawal.withdraw(patient, "consent_withdrawn", date(2026, 6, 1), by=alice)
+
+    overdue.refresh_from_db()
+    assert overdue.status == "cancelled" and overdue.status_changed_at is not None
+    today = signed_in(alice).get("/staff/").content.decode()
+    assert f"/staff/patients/{patient.pk}/" not in today
