@@ -60,8 +60,8 @@ class PatientImport(models.Model):
     confirmed, then enrolled by a Celery task (`staff.tasks.run_patient_import`), whose
     progress the page shows.
 
-    The file is kept as text until it is enrolled or refused, with its SHA-256
-    (the audit trail names the file by it).
+    The file is kept as text until it is enrolled or refused (then emptied), with
+    its SHA-256 (the audit trail names the file by it).
     """
 
     class Status(models.TextChoices):

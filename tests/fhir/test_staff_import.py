@@ -80,3 +80,5 @@ def test_a_bundle_that_became_invalid_since_the_preview_imports_nothing(cohort_a
 
     assert import_runs.run(job.pk) == "failed"
     assert not Patient.objects.exists()
+    job.refresh_from_db()
+    assert job.text == "" and job.refused  # the problems stay, the patients' data goes

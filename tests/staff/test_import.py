@@ -80,6 +80,7 @@ def test_a_file_with_bad_rows_is_previewed_and_only_its_valid_rows_enrolled_on_r
     assert import_runs.run(job.pk) == "not runnable"  # a second wake-up changes nothing
     job.refresh_from_db()
     assert (job.status, job.accepted, len(job.refused)) == ("done", 1, 2)
+    assert job.text == ""  # the file named patients: not kept once imported
     assert Patient.objects.get().risk_tier == "high"
     assert AuditEvent.objects.filter(action="import", object_type="patient_import").exists()
     done = client.get(f"/staff/import/{job.pk}/progress/").content.decode()
