@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from cohorts.models import Patient
+from cohorts.serializers import TumourProfileSerializer
 from tests.factories import CohortFactory, PatientFactory, UserFactory, change_patient
 from tests.integration.sms_world import ensure_default_protocol
 
@@ -18,17 +19,7 @@ def default_protocol(transactional_db):
     ensure_default_protocol()
 
 
-PROFILE = (
-    "er",
-    "pr",
-    "her2",
-    "histology",
-    "stage",
-    "surgery_date",
-    "surgery_site",
-    "treatment_end_date",
-    "prior_recurrence",
-)
+PROFILE = TumourProfileSerializer.Meta.fields
 
 
 def _snapshot(patient: Patient) -> dict:
