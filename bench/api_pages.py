@@ -329,10 +329,13 @@ def capture_sql(user: dict, path: str):
 
     Only to see the statements: every timing above comes from gunicorn over HTTP.
     """
+    from django.contrib.staticfiles.storage import staticfiles_storage
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    # This process read the static files' manifest before gunicorn's collectstatic wrote it.
+    staticfiles_storage.hashed_files = staticfiles_storage.load_manifest()
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {user['token']}")
     client.cookies["sessionid"] = user["session"]
     with CaptureQueriesContext(connection) as captured:
