@@ -51,7 +51,8 @@ API_ROWS = {  # the issue's rows: (user, endpoint label prefix) -> row title
     "patients, page 1": "GET /api/v1/patients/ (page 1)",
     "patients, last page": "GET /api/v1/patients/?page=",
     "overdue visits": "GET /api/v1/visits/?overdue=true",
-    "dashboard": "GET /api/v1/dashboard/",
+    "dashboard (figures kept a minute)": "GET /api/v1/dashboard/ (kept)",
+    "dashboard, counted (?fresh=1)": "GET /api/v1/dashboard/?fresh=1",
 }
 
 

@@ -1,11 +1,8 @@
 """The admins' home: the dashboard's figures per cohort and per coordinator, each linking to
 its list, and the weekly trends."""
 
-import hashlib
 from collections import defaultdict
-from datetime import datetime
 
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -14,12 +11,11 @@ from django.views.decorators.http import require_GET
 from cohorts.access import cohorts_for
 from cohorts.models import Cohort
 from notifications import circuit
-from surveillance.dashboard import figures, totals
+from surveillance.dashboard import kept_figures, totals
 
 from . import trends
 from .access import staff_page
 
-FIGURES_KEEP_SECONDS = 60
 # The dashboard's columns: (title, the figures summed, the Today section they link to)
 COLUMNS = [
     ("Flags overdue", ["flags_overdue"], "flags"),
@@ -52,25 +48,13 @@ def _per_coordinator(rows: list[dict]) -> list[tuple[str, list]]:
     return [(name, _cells(totals(cohort_rows))) for name, cohort_rows in sorted(theirs.items())]
 
 
-def _figures(request: HttpRequest, cohorts) -> tuple[list[dict], datetime]:
-    """The figures and when they were counted: kept FIGURES_KEEP_SECONDS per set of cohorts
-    (a dashboard read every few seconds by many admins counts once a minute); `?fresh=1`
-    counts again now."""
-    ids = ",".join(str(pk) for pk in sorted(cohort.pk for cohort in cohorts))
-    key = f"staff-dashboard:{hashlib.sha256(ids.encode()).hexdigest()[:32]}"
-    kept = None if request.GET.get("fresh") else cache.get(key)
-    if kept is None:
-        kept = (figures(request.user, timezone.now()), timezone.now())
-        cache.set(key, kept, FIGURES_KEEP_SECONDS)
-    return kept
-
-
 @staff_page
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    cohorts = list(cohorts_for(request.user))
-    rows, counted_at = _figures(request, cohorts)
+    cohorts = list(cohorts_for(request.user).order_by("name"))
+    # Counted at most a minute ago (surveillance.dashboard); `?fresh=1` counts again now.
+    rows, counted_at = kept_figures(cohorts, fresh=bool(request.GET.get("fresh")))
     context = {
         "columns": [title for title, _, _ in COLUMNS],
         "rows": [(row, _cells(row)) for row in rows],

@@ -6,12 +6,20 @@ bad numbers, per cohort and in total. A flag raised on a phone patients of
 several cohorts share counts in each of them until it is assigned. Each
 figure is one grouped query over an indexed condition, so the page stays
 cheap as cohorts grow.
+
+The figures of a set of cohorts are counted at most once a minute
+(`KEEP_SECONDS`, in the cache shared by the web processes): a dashboard that
+many admins and integrations poll every few seconds counts once, about 0.1 to
+0.2 s at 100,000 patients. `generated_at` says when they were counted;
+`?fresh=1` counts again now. The lists (Today, flags, visits) are always live.
 """
 
+import hashlib
 from collections import defaultdict
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -62,14 +70,30 @@ def _due_on_the_sites_today(today, zone) -> Q:
     return Q(review_due_at__gte=start, review_due_at__lt=start + timedelta(days=1))
 
 
-def figures(user, now) -> list[dict]:
-    """Each cohort's figures; "today" is the cohort's own date (`cohorts.site_days`).
+KEEP_SECONDS = 60
+
+
+def kept_figures(cohorts: list, fresh: bool = False) -> tuple[list[dict], datetime]:
+    """The cohorts' figures and when they were counted: at most `KEEP_SECONDS` ago,
+    or now when `fresh`."""
+    ids = ",".join(str(pk) for pk in sorted(cohort.pk for cohort in cohorts))
+    key = f"dashboard-figures:{hashlib.sha256(ids.encode()).hexdigest()[:32]}"
+    kept = None if fresh else cache.get(key)
+    if kept is None:
+        now = timezone.now()
+        kept = (figures(cohorts, now), now)
+        cache.set(key, kept, KEEP_SECONDS)
+    return kept
+
+
+def figures(cohorts: list, now) -> list[dict]:
+    """Each cohort's figures, in the order given; "today" is the cohort's own date
+    (`cohorts.site_days`).
 
     Each query starts from what needs attention (an indexed condition: unresolved
     flags, overdue visits, failed messages, opted-out numbers), never from all of
     a cohort's rows, then counts by cohort.
     """
-    cohorts = list(cohorts_for(user).order_by("name"))
     unresolved = Q(status__in=Flag.UNRESOLVED)
     visits_overdue, visits_due_soon = overdue(cohorts, now=now), due_soon(cohorts, now=now)
     to_review = Q(needs_review=True)
@@ -192,11 +216,11 @@ class DashboardView(APIView):
         )
     )
     def get(self, request):
-        now = timezone.now()
-        rows = figures(request.user, now)
+        cohorts = list(cohorts_for(request.user).order_by("name"))
+        rows, counted_at = kept_figures(cohorts, fresh=request.query_params.get("fresh") == "1")
         return Response(
             {
-                "generated_at": now,
+                "generated_at": counted_at,
                 "sms_provider": circuit.status(),
                 "totals": totals(rows),
                 "cohorts": rows,

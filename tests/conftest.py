@@ -68,6 +68,14 @@ def sms_outbox():
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache (counted figures, rate limits, the breaker)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def closed_sms_circuit():
     """Every test starts with the provider considered up (the breaker lives in the cache)."""
     from django.core.cache import cache

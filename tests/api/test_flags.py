@@ -166,3 +166,19 @@ def test_it_counts_what_needs_attention_on_the_dashboard(api, alice, bob, patien
     assert mine["totals"]["flags_urgent_open"] == 1
     assert mine["totals"]["patients"] == 1
     assert theirs["totals"]["flags_open"] == 0
+
+
+def test_the_dashboards_figures_are_kept_a_minute_and_fresh_counts_again(api, alice, patient):
+    client = api(alice)
+    with time_machine.travel("2026-06-05 14:00Z", tick=False):
+        first = client.get("/api/v1/dashboard/").json()
+        lesions.record_report(patient, "staff", RED_FLAGS)
+        kept = client.get("/api/v1/dashboard/").json()
+        fresh = client.get("/api/v1/dashboard/?fresh=1").json()
+    with time_machine.travel("2026-06-05 14:01:01Z", tick=False):
+        later = client.get("/api/v1/dashboard/").json()
+
+    assert first["totals"]["flags_open"] == kept["totals"]["flags_open"] == 0
+    assert kept["generated_at"] == first["generated_at"]  # it says when it was counted
+    assert fresh["totals"]["flags_open"] == later["totals"]["flags_open"] == 1
+    assert later["generated_at"].startswith("2026-06-05T14:01:01")

@@ -714,7 +714,8 @@ def test_an_open_questionnaire_shows_on_its_flag_and_on_the_dashboard(client, ap
     converse(client, patient, NO_RED_FLAGS)
 
     assert api(coordinator).get(f"/api/v1/flags/{flag.pk}/").json()["questionnaire_open"] is False
-    assert api(coordinator).get("/api/v1/dashboard/").json()["totals"]["questionnaires_open"] == 0
+    recount = api(coordinator).get("/api/v1/dashboard/?fresh=1").json()  # kept a minute
+    assert recount["totals"]["questionnaires_open"] == 0
 
 
 def test_one_questionnaire_that_fails_to_close_does_not_block_the_others(
