@@ -337,7 +337,9 @@ def capture_sql(user: dict, path: str):
     from django.test.utils import CaptureQueriesContext
 
     # This process read the static files' manifest before gunicorn's collectstatic wrote it.
-    staticfiles_storage.hashed_files = staticfiles_storage.load_manifest()
+    staticfiles_storage.hashed_files, staticfiles_storage.manifest_hash = (
+        staticfiles_storage.load_manifest()
+    )
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {user['token']}")
     client.cookies["sessionid"] = user["session"]
     with CaptureQueriesContext(connection) as captured:
