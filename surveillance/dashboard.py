@@ -33,7 +33,7 @@ from cohorts.site_days import per_zone
 from notifications import circuit
 from notifications.models import Message
 from scheduling.models import Visit
-from scheduling.overdue import due_soon, overdue
+from scheduling.overdue import due_soon, owed_and_ended
 
 from .models import Flag, Questionnaire
 
@@ -59,8 +59,10 @@ GONE_WRONG = [Message.Status.FAILED, Message.Status.UNDELIVERABLE, Message.Statu
 
 
 def _grouped(queryset, cohort_path: str, **counts) -> dict:
+    """Rows counted per cohort. The cohort column is counted (never null), not the id: a
+    count that needs no column outside a partial index is read from the index alone."""
     rows = queryset.values(cohort_path).annotate(
-        **{name: Count("pk", filter=condition) for name, condition in counts.items()}
+        **{name: Count(cohort_path, filter=condition) for name, condition in counts.items()}
     )
     return {row[cohort_path]: row for row in rows}
 
@@ -95,7 +97,6 @@ def figures(cohorts: list, now) -> list[dict]:
     a cohort's rows, then counts by cohort.
     """
     unresolved = Q(status__in=Flag.UNRESOLVED)
-    visits_overdue, visits_due_soon = overdue(cohorts, now=now), due_soon(cohorts, now=now)
     to_review = Q(needs_review=True)
     patients = Patient.objects.filter(cohort__in=cohorts, is_active=True)
     groups = [
@@ -114,12 +115,15 @@ def figures(cohorts: list, now) -> list[dict]:
                 cohorts, "patient__cohort__timezone", _due_on_the_sites_today, now
             ),
         ),
+        # Overdue visits are the missed ones and the still-owed ones whose window ended:
+        # each count, and the due-soon one, read from its own partial index alone.
+        _grouped(Visit.objects.filter(owed_and_ended(cohorts, now)), "cohort", visits_overdue=Q()),
         _grouped(
-            Visit.objects.filter(visits_overdue | visits_due_soon),
+            Visit.objects.filter(status=Visit.Status.MISSED, cohort__in=cohorts),
             "cohort",
-            visits_overdue=visits_overdue,
-            visits_due_soon=visits_due_soon,
+            visits_overdue=Q(),
         ),
+        _grouped(Visit.objects.filter(due_soon(cohorts, now=now)), "cohort", visits_due_soon=Q()),
         _grouped(
             # The condition of the partial index `message_needs_attention`, as written there.
             Message.objects.filter(

@@ -27,8 +27,9 @@ def upload_bundle(page, live_server, path) -> None:
     page.get_by_role("button", name="Check the file").click()
 
 
+@pytest.mark.usefixtures("clinic")  # Carol coordinates North
 def test_a_bundle_is_previewed_enrolled_and_its_problems_shown(
-    page, browser, live_server, clinic, celery_worker, monkeypatch, tmp_path
+    page, browser, live_server, celery_worker, monkeypatch, tmp_path
 ):
     from staff.tasks import run_patient_import
 
