@@ -6,10 +6,11 @@ from datetime import date, time
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from cohorts import contacts, services
 from cohorts.models import Cohort, Patient, TumourProfile
-from notifications.models import Contact
+from notifications.models import Contact, Message
 from surveillance.demo import PROFILES
 
 # A complete lesion report with no red flag: routine, so no urgent alert is queued.
@@ -128,3 +129,16 @@ def with_password(user):
     user.set_password(STAFF_PASSWORD)
     user.save()
     return user
+
+
+def outbound(patient, **fields) -> Message:
+    """A message to the patient, queued now unless `fields` say otherwise."""
+    values = {
+        "direction": "outbound",
+        "kind": "self_exam",
+        "body": "Your care team: time for your skin self-check.",
+        "to_number": patient.phone,
+        "status": "queued",
+        "send_after": timezone.now(),
+    }
+    return Message.objects.create(subject=patient, contact=patient.contact, **{**values, **fields})

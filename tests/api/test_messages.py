@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from cohorts import messaging
 from cohorts.models import Patient
 from notifications.models import Message
-from tests.factories import PatientFactory, UserFactory, change_patient
+from tests.factories import PatientFactory, UserFactory, change_patient, outbound
 from tests.fake_twilio import new_sid
 
 pytestmark = [pytest.mark.django_db]
@@ -20,18 +20,6 @@ MORNING = "2026-06-01 14:00Z"  # 10:00 in New York
 NIGHT = "2026-06-02 03:30Z"  # 23:30 in New York
 NEW_YORK = ZoneInfo("America/New_York")
 MESSAGES = "/api/v1/messages/"
-
-
-def outbound(patient, **fields):
-    values = {
-        "direction": "outbound",
-        "kind": "self_exam",
-        "body": "Your care team: time for your skin self-check.",
-        "to_number": patient.phone,
-        "status": "queued",
-        "send_after": timezone.now(),
-    }
-    return Message.objects.create(subject=patient, contact=patient.contact, **{**values, **fields})
 
 
 def inbound(patient, body="2", *, from_number=None, needs_review=True, **fields):

@@ -1,5 +1,3 @@
-from django.utils import timezone
-
 from notifications.models import Message
 from surveillance import lesions
 from tests.factories import ROUTINE_ANSWERS
@@ -7,18 +5,6 @@ from tests.factories import ROUTINE_ANSWERS
 
 def flag_for(patient, note=""):
     return lesions.record_report(patient, "staff", ROUTINE_ANSWERS, note=note)
-
-
-def outbound(patient, **fields) -> Message:
-    values = {
-        "direction": "outbound",
-        "kind": "self_exam",
-        "body": "Your care team: time for your skin self-check.",
-        "to_number": patient.phone,
-        "status": "queued",
-        "send_after": timezone.now(),
-    }
-    return Message.objects.create(subject=patient, contact=patient.contact, **{**values, **fields})
 
 
 def inbound(patient, body, **fields) -> Message:

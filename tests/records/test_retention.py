@@ -19,8 +19,8 @@ from records.models import Erasure
 from scheduling.models import Visit
 from surveillance import lesions
 from surveillance.models import Flag, LesionPhoto, LesionReport
-from tests.factories import PatientFactory
-from tests.records.helpers import flag_for, inbound, outbound
+from tests.factories import PatientFactory, outbound
+from tests.records.helpers import flag_for, inbound
 from tests.staff.helpers import signed_in
 
 pytestmark = [pytest.mark.django_db]

@@ -10,7 +10,8 @@ from audit.models import AuditEvent
 from cohorts.models import Patient
 from notifications.models import Message
 from records import withdrawal
-from tests.records.helpers import flag_for, outbound
+from tests.factories import outbound
+from tests.records.helpers import flag_for
 from tests.staff.helpers import signed_in
 
 pytestmark = [pytest.mark.django_db]

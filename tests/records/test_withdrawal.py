@@ -12,7 +12,8 @@ from notifications.models import Message
 from records import withdrawal
 from scheduling.models import ReminderSeries, Visit
 from scheduling.sweep import sweep
-from tests.records.helpers import flag_for, outbound
+from tests.factories import outbound
+from tests.records.helpers import flag_for
 from tests.staff.helpers import signed_in
 
 pytestmark = [pytest.mark.django_db]
