@@ -79,6 +79,8 @@ def _json(raw: bytes | str) -> dict:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BundleRefused([Problem("Bundle", f"This is not JSON: {exc}")]) from exc
+    except RecursionError as exc:
+        raise BundleRefused([Problem("Bundle", "The JSON is nested too deeply.")]) from exc
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         raise BundleRefused([Problem("Bundle", "Expected a FHIR resource of type Bundle.")])
     return data

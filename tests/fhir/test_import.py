@@ -287,3 +287,21 @@ def test_a_patient_the_ehr_says_died_is_withdrawn_and_never_enrolled(cohort_a, a
     assert not patient.reminder_series.filter(is_active=True).exists()
     everything = client.get(f"/fhir/r4/Patient/{patient.pk}").json()
     assert everything["active"] is False and everything["deceasedDateTime"] == "2026-11-20"
+
+
+@pytest.mark.parametrize(
+    ("body", "expression"),
+    [
+        (b'{"resourceType": "Bundle", "entry": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "Bundle"),
+        (b'{"resourceType": "Bundle", "type": "collection", "entry": ["x"]}', "Bundle.entry[0]"),
+        (b'{"resourceType": "Bundle", "entry": []}', "Bundle.type"),
+        (b'[{"resourceType": "Patient"}]', "Bundle"),
+    ],
+)
+def test_malformed_bundles_are_a_400_never_a_500(cohort_a, alice, api, body, expression):
+    response = api(alice).post(
+        f"/fhir/r4/?cohort={cohort_a.pk}", data=body, content_type="application/fhir+json"
+    )
+
+    assert response.status_code == 400
+    assert _issues(response)[0][0] == expression
