@@ -178,3 +178,16 @@ def test_the_timeline_offers_the_record_and_a_session_downloads_it(followed, ali
     response = client.get(link)
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
+
+
+@pytest.mark.parametrize(
+    "route", ["", "/$everything", "/$everything?include-bodies=true", "/record.zip"]
+)
+def test_every_patient_route_is_a_404_for_another_cohort_and_for_nobody(
+    followed, bob, cohort_b, api, client, route
+):
+    path = f"/fhir/r4/Patient/{followed.pk}{route}"
+
+    assert api(bob).get(path).status_code == 404
+    assert client.get(path).status_code in (401, 403)
+    assert not AuditEvent.objects.filter(patient=followed).exclude(action="create").exists()
