@@ -215,6 +215,12 @@ class TumourProfile(models.Model):
     her2 = models.CharField("HER2", max_length=8, choices=RECEPTOR_CHOICES, default="unknown")
     histology = models.CharField(max_length=12, choices=HISTOLOGY_CHOICES, default="ductal")
     stage = models.CharField(max_length=7, choices=Stage.choices, default=Stage.UNKNOWN)
+    diagnosis_date = models.DateField(
+        null=True,
+        blank=True,
+        validators=[plausible_dates.treatment_date],
+        help_text="Diagnosis of the primary breast cancer.",
+    )
     surgery_date = models.DateField(
         null=True, blank=True, validators=[plausible_dates.treatment_date]
     )

@@ -37,6 +37,7 @@ PROFILE_COLUMNS = (
     "her2",
     "histology",
     "stage",
+    "diagnosis_date",
     "surgery_date",
     "surgery_site",
     "treatment_end_date",

@@ -75,6 +75,7 @@ class TumourProfileSerializer(serializers.ModelSerializer):
             "her2",
             "histology",
             "stage",
+            "diagnosis_date",
             "surgery_date",
             "surgery_site",
             "treatment_end_date",
@@ -82,13 +83,18 @@ class TumourProfileSerializer(serializers.ModelSerializer):
         ]
 
     def validate(self, attrs):
-        surgery = attrs.get("surgery_date", getattr(self.instance, "surgery_date", None))
-        treatment_end = attrs.get(
-            "treatment_end_date", getattr(self.instance, "treatment_end_date", None)
-        )
+        def current(name):
+            return attrs.get(name, getattr(self.instance, name, None))
+
+        diagnosis, surgery = current("diagnosis_date"), current("surgery_date")
+        treatment_end = current("treatment_end_date")
         if surgery and treatment_end and treatment_end < surgery:
             raise serializers.ValidationError(
                 {"treatment_end_date": "Primary treatment cannot end before surgery."}
+            )
+        if diagnosis and any(day and day < diagnosis for day in (surgery, treatment_end)):
+            raise serializers.ValidationError(
+                {"diagnosis_date": "The diagnosis cannot come after surgery or treatment."}
             )
         return attrs
 
@@ -234,7 +240,7 @@ class PatientSerializer(serializers.ModelSerializer):
     def _validate_dates(self, attrs):
         born = attrs.get("date_of_birth", getattr(self.instance, "date_of_birth", None))
         profile = attrs.get("profile", {})
-        for name in ("surgery_date", "treatment_end_date"):
+        for name in ("diagnosis_date", "surgery_date", "treatment_end_date"):
             if profile.get(name) and born and profile[name] <= born:
                 raise serializers.ValidationError(
                     {"profile": {name: "This date is before the date of birth."}}

@@ -5,7 +5,8 @@ exchange); what we then read of it:
 
 - Patient: name (official first), birth date, MRN (the identifier typed MR),
   mobile phone, language, whether they died;
-- the primary breast cancer Condition: histology, stage, a recurrence, body site;
+- the primary breast cancer Condition: histology, stage, a recurrence, body site,
+  the date of diagnosis (onset);
 - tumour-marker Observations for ER, PR and HER2 (the latest final result of
   each);
 - completed Procedures: the surgery (date, body site) and the end of primary
@@ -265,6 +266,10 @@ def _read_condition(record: PatientRecord, conditions: list) -> list[Problem]:
         sites = [site.text for site in condition.bodySite or [] if site.text]
         if sites:  # the surgery's own body site, read later, comes first
             profile["surgery_site"] = sites[0]
+        onset = condition.onsetDateTime or (condition.onsetPeriod and condition.onsetPeriod.start)
+        if onset:
+            profile["diagnosis_date"] = _day(onset).isoformat()
+            record.sources["diagnosis_date"] = entry_path(index, "onset[x]")
         if (codes.CONDITION_CLINICAL, "recurrence") in _codings(condition.clinicalStatus):
             profile["prior_recurrence"] = True
         problems += _read_stage(record, index, condition)

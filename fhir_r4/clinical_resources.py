@@ -80,6 +80,7 @@ def condition(data: PatientData) -> dict:
         code=concept(codes.SNOMED, codes.BREAST_CANCER, "Malignant neoplasm of breast"),
         bodySite=[{"text": profile.surgery_site}] if profile.surgery_site else None,
         subject=subject(data),
+        onsetDateTime=profile.diagnosis_date,
         stage=stages or None,
     )
 

@@ -37,6 +37,7 @@ PROFILE_FIELDS = [
     ("her2", "HER2", "select", RECEPTOR_CHOICES),
     ("histology", "Histology", "select", HISTOLOGY_CHOICES),
     ("stage", "Stage", "select", TumourProfile.Stage.choices),
+    ("diagnosis_date", "Diagnosis date", "date", None),
     ("surgery_date", "Surgery date", "date", None),
     ("surgery_site", "Surgery site", "text", None),
     ("treatment_end_date", "End of primary treatment", "date", None),

@@ -200,3 +200,21 @@ def test_a_patient_whose_follow_up_ended_since_can_still_be_edited(api, alice, c
         )
 
     assert response.status_code == 200, response.json()
+
+
+@time_machine.travel("2026-01-10 12:00Z")
+def test_the_diagnosis_date_is_kept_and_may_not_follow_surgery(api, alice, cohort_a):
+    client = api(alice)
+    late = patient_payload(cohort_a, profile={"diagnosis_date": "2025-07-01"})
+
+    refused = client.post("/api/v1/patients/", late, format="json")
+    kept = client.post(
+        "/api/v1/patients/",
+        patient_payload(cohort_a, profile={"diagnosis_date": "2025-04-20"}),
+        format="json",
+    )
+
+    assert refused.status_code == 400
+    assert "diagnosis" in str(refused.json()["profile"]["diagnosis_date"])
+    assert kept.status_code == 201
+    assert kept.json()["profile"]["diagnosis_date"] == "2025-04-20"

@@ -37,6 +37,7 @@ def test_the_command_enrols_the_patient_with_markers_stage_and_treatment(
     profile = patient.profile
     assert (profile.er, profile.pr, profile.her2) == ("positive", "negative", "positive")
     assert (profile.histology, profile.stage) == ("ductal", "II")
+    assert str(profile.diagnosis_date) == "2025-09-15"  # the Condition's onset
     assert str(profile.surgery_date) == "2025-10-14" and profile.surgery_site == "left breast"
     assert str(profile.treatment_end_date) == "2026-01-09"  # the radiotherapy's end
     assert patient.risk_tier == "high"

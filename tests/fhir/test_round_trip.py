@@ -3,6 +3,8 @@
 The database is emptied with `flush` between the two, so these tests commit (transactional_db).
 """
 
+from datetime import date
+
 import pytest
 from django.core.management import call_command
 
@@ -71,6 +73,7 @@ def test_an_inflammatory_stage_three_recurrence_with_unknowns_comes_back_the_sam
     profile = patient.profile
     profile.her2, profile.stage, profile.prior_recurrence = "unknown", "III", True
     profile.surgery_site = "right breast, upper outer quadrant"
+    profile.diagnosis_date = date(2025, 8, 28)
     profile.save()
     change_patient(patient, reminder_time="18:45")
     from cohorts import services

@@ -27,6 +27,7 @@ number: a number already known keeps what a blank cell does not change.
     er, pr, her2             positive | negative | unknown [unknown]
     histology                ductal | lobular | inflammatory | other [ductal]
     stage                    0 | I | II | III | IV | unknown [unknown]
+    diagnosis_date           YYYY-MM-DD [none]
     surgery_date             YYYY-MM-DD [none]
     surgery_site             free text, e.g. "left breast" [blank]
     prior_recurrence         boolean [false]
