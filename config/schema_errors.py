@@ -5,7 +5,8 @@ schema tests) must know the errors too. Every operation may answer 401
 (no or a bad token), 403 (not allowed) and 429 (rate limit); one that takes a
 body or query parameters 400 (with field errors); one on a record (a path
 parameter) 404, the same for another cohort's record as for a missing one
-(a page past the last of a list is a 404 too);
+(a page past the last of a list is a 404 too); one that reads a body 415 (a
+body it cannot read as the media type sent, say a broken multipart form);
 and an action that moves a record through its workflow 409.
 """
 
@@ -22,6 +23,7 @@ _ANSWERS = {
     "404": "No such record among the user's (another cohort's is the same as none), "
     "or no such page.",
     "409": "The record's state does not allow this step.",
+    "415": "The body is not in a media type this operation reads (JSON, a form).",
     "429": "Rate limit: Retry-After says when to try again.",
 }
 _WRITES = {"post", "put", "patch", "delete"}
@@ -36,6 +38,8 @@ def _answers_for(path: str, method: str, operation: dict) -> list[str]:
         codes.append("404")
     if method == "post" and "{" in path:
         codes.append("409")
+    if "requestBody" in operation:
+        codes.append("415")
     return codes
 
 
