@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from rest_framework.exceptions import ValidationError
 
 from audit import trail
 from cohorts import site_days
@@ -93,6 +94,8 @@ def _duplicates(records: list[bundle_reader.PatientRecord]) -> list[Problem]:
     seen, problems = set(), []
     for record in records:
         mrn = record.payload.get("mrn")
+        if mrn is None:  # already a problem of its own
+            continue
         if mrn in seen:
             problems.append(Problem(record.source("mrn"), "This MRN is on another Patient here."))
         seen.add(mrn)
@@ -120,7 +123,12 @@ def _create(record, cohort: Cohort, actor, outcome: Outcome) -> list[Problem]:
     serializer = PatientSerializer(data=data, context={"request": ImportRequest(actor)})
     if not serializer.is_valid():
         return _refusal(record, serializer)
-    outcome.created.append(serializer.save())
+    try:
+        outcome.created.append(serializer.save())
+    except ValidationError as refused:  # another request enrolled the MRN since validation
+        return [
+            Problem(record.source("mrn"), message) for _, message in flatten_errors(refused.detail)
+        ]
     return []
 
 

@@ -206,7 +206,10 @@ class BulkFile(FhirView):
         export = _export_or_none(request, export_id)
         if export is None or export.status != Status.COMPLETE or kind not in export.counts:
             return problem_response(404, "No such file (not ready, expired or not yours).")
-        path = bulk_export.file_path(export, kind)
+        try:
+            handle = open(bulk_export.file_path(export, kind), "rb")  # noqa: SIM115 (streamed)
+        except FileNotFoundError:  # expired between the check and now
+            return problem_response(404, "No such file (not ready, expired or not yours).")
         trail.record(
             request,
             trail.Action.EXPORT,
@@ -215,4 +218,4 @@ class BulkFile(FhirView):
             export.pk,
             reason=f"cohort {export.cohort_id} {kind}.ndjson ({export.counts[kind]} resources)",
         )
-        return FileResponse(open(path, "rb"), content_type=NDJSON)
+        return FileResponse(handle, content_type=NDJSON)

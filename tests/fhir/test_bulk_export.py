@@ -204,3 +204,21 @@ def test_parameters_not_offered_are_refused_not_ignored(cohort_a, alice, api):
     assert response.status_code == 400
     assert response.json()["issue"][0]["expression"] == ["_since"]
     assert not BulkExport.objects.exists()
+
+
+def test_a_file_gone_between_the_check_and_the_read_is_a_404(
+    cohort_a, alice, api, queued, committed
+):
+    import shutil
+
+    enrol(cohort_a, 1)
+    client = api(alice)
+    kicked = committed(client, cohort_a)
+    bulk_export.run(queued[0])
+    manifest = json.loads(client.get(status_path(kicked)).content)
+    shutil.rmtree(bulk_export.export_dir(BulkExport.objects.get()))
+
+    response = client.get(manifest["output"][0]["url"].split("127.0.0.1:8000", 1)[-1])
+
+    assert response.status_code == 404
+    assert response.json()["resourceType"] == "OperationOutcome"

@@ -306,3 +306,21 @@ def test_malformed_bundles_are_a_400_never_a_500(cohort_a, alice, api, body, exp
 
     assert response.status_code == 400
     assert _issues(response)[0][0] == expression
+
+
+def test_an_mrn_enrolled_by_another_request_meanwhile_is_a_400_not_a_500(
+    cohort_a, alice, api, monkeypatch
+):
+    from cohorts.serializers import PatientSerializer
+    from tests.factories import PatientFactory
+
+    PatientFactory(cohort=cohort_a, mrn="FHIR-0001")
+    # As if the other request committed between this one's validation and its insert.
+    monkeypatch.setattr(PatientSerializer, "mrn_taken", lambda self, site, mrn: False)
+    monkeypatch.setattr("fhir_r4.enrolment._enrolled", lambda cohort, records: {})
+
+    response = post_bundle(api(alice), bundle(), cohort_a.pk)
+
+    assert response.status_code == 400
+    assert _issues(response)[0][0] == "Bundle.entry[0].resource.identifier"
+    assert Patient.objects.count() == 1
