@@ -57,7 +57,7 @@ class AuditedViewSetMixin(_Audited):
             return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
-        self._audit_objects = []
+        self._audit_objects = {}
         self._audit_probe = None
         super().initial(request, *args, **kwargs)
 
@@ -102,12 +102,12 @@ class AuditedViewSetMixin(_Audited):
         self._audit_note([serializer.instance])
 
     def _audit_note(self, objects) -> None:
+        """Note each record once, in the order shown (keyed as model equality compares)."""
         noted = getattr(self, "_audit_objects", None)
         if noted is None:
-            noted = self._audit_objects = []
+            noted = self._audit_objects = {}
         for obj in objects:
-            if obj not in noted:
-                noted.append(obj)
+            noted.setdefault((obj._meta.concrete_model, obj.pk), obj)
 
     def _audit_action(self, request) -> tuple[str, str]:
         view_action = getattr(self, "action", None) or ""
@@ -124,7 +124,7 @@ class AuditedViewSetMixin(_Audited):
         response = super().finalize_response(request, response, *args, **kwargs)
         if response.status_code == 404 and getattr(self, "_audit_probe", None) is not None:
             self._record_probe(request)
-        objects = getattr(self, "_audit_objects", None)
+        objects = list((getattr(self, "_audit_objects", None) or {}).values())
         if objects and _succeeded(response) and request.method != "OPTIONS":
             action, object_type = self._audit_action(request)
             rows = [(self.audit_patient_id(obj), obj.pk) for obj in objects]

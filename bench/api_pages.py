@@ -332,11 +332,13 @@ def capture_sql(user: dict, path: str):
     Only to see the statements: every timing above comes from gunicorn over HTTP.
     """
     from django.contrib.staticfiles.storage import staticfiles_storage
+    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    # This process read the static files' manifest before gunicorn's collectstatic wrote it.
+    # Gunicorn's static files were collected into its own VAR_DIR: collect this process's.
+    call_command("collectstatic", interactive=False, verbosity=0)
     staticfiles_storage.hashed_files, staticfiles_storage.manifest_hash = (
         staticfiles_storage.load_manifest()
     )

@@ -7,14 +7,28 @@ patients), and the joins run for the fifty rows shown. A page past the middle
 is read from the other end (the reversed order, a small OFFSET), so the last
 page costs what the first does. Same pages, same order, same
 `count`/`next`/`previous` as DRF's PageNumberPagination.
+
+A list made of disjoint parts (a queryset with `.parts`, as
+`scheduling.overdue.in_parts` builds) is counted as the sum of its parts, and
+a page's ids are chosen from each part's first rows in the list's order, merged:
+each part is a range of its own index, where the whole is an OR PostgreSQL can
+only answer from the table.
 """
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
+from django.utils.functional import cached_property
 from rest_framework.pagination import PageNumberPagination
 
 
 class IdsFirstPaginator(Paginator):
+    @cached_property
+    def count(self) -> int:
+        parts = getattr(self.object_list, "parts", None)
+        if parts is None:
+            return super().count
+        return sum(part.count() for part in parts)
+
     def page(self, number):
         if not isinstance(self.object_list, QuerySet):
             return super().page(number)
@@ -28,10 +42,35 @@ class IdsFirstPaginator(Paginator):
         )
 
     def _ids(self, bottom: int, top: int) -> list:
-        ids = self.object_list.values_list("pk", flat=True)
         if not self.object_list.ordered or bottom <= self.count - top:
-            return list(ids[bottom:top])
-        return list(ids.reverse()[self.count - top : self.count - bottom])
+            return self._slice(bottom, top, reverse=False)
+        return self._slice(self.count - top, self.count - bottom, reverse=True)
+
+    def _slice(self, start: int, stop: int, reverse: bool) -> list:
+        """The ids of rows `start` to `stop` in the list's order (counted from its end when
+        `reverse`)."""
+        parts = getattr(self.object_list, "parts", None)
+        if parts is None:
+            ids = self.object_list.values_list("pk", flat=True)
+            return list((ids.reverse() if reverse else ids)[start:stop])
+        order = _order(self.object_list)
+        if reverse:
+            order = [name[1:] if name.startswith("-") else f"-{name}" for name in order]
+        columns = [name.lstrip("-") for name in order]
+        firsts = [part.order_by(*order).values_list(*columns)[:stop] for part in parts]
+        merged = firsts[0].union(*firsts[1:], all=True)
+        if merged.query.combinator:  # a union of one part (Django drops empty ones) is that part
+            merged = merged.order_by(*order)
+        return [row[-1] for row in merged[start:stop]]
+
+
+def _order(queryset: QuerySet) -> list[str]:
+    """The list's order as field names (`-` before a descending one), ending with the
+    primary key, which makes it total."""
+    query = queryset.query
+    pk = queryset.model._meta.pk.attname
+    order = [pk if name == "pk" else name for name in query.order_by or query.get_meta().ordering]
+    return order if order and order[-1].lstrip("-") == pk else [*order, pk]
 
 
 class IdsFirstPagination(PageNumberPagination):

@@ -1,10 +1,13 @@
+import operator
+from functools import reduce
+
 import django_filters
 
 from cohorts.access import cohorts_for
 from cohorts.filters import cohort_filter, patient_filter
 
 from .models import Visit
-from .overdue import overdue as visits_overdue
+from .overdue import in_parts, overdue_parts
 
 
 class VisitFilter(django_filters.FilterSet):
@@ -17,6 +20,18 @@ class VisitFilter(django_filters.FilterSet):
         model = Visit
         fields = ["patient", "cohort", "kind", "status", "due_date", "overdue"]
 
+    def filter_queryset(self, queryset):
+        """Every other filter, then `overdue`: its parts must hold all the others
+        (`scheduling.overdue.in_parts`)."""
+        queryset = super().filter_queryset(queryset)
+        wanted = self.form.cleaned_data.get("overdue")
+        if wanted is None:
+            return queryset
+        parts = overdue_parts(cohorts_for(self.request.user) if self.request else [])
+        if wanted:
+            return in_parts(queryset, parts)
+        return queryset.exclude(reduce(operator.or_, parts))
+
     def filter_overdue(self, queryset, name, value):
-        overdue = visits_overdue(cohorts_for(self.request.user) if self.request else [])
-        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+        """Applied last, by `filter_queryset`."""
+        return queryset

@@ -287,17 +287,20 @@ class Visit(models.Model):
         ordering = ["due_date", "kind", "id"]
         indexes = [
             models.Index(fields=["patient", "due_date"], name="visit_patient_due"),
-            # The overdue query: a cohort's open visits whose window has ended; with the
-            # status in the index, the dashboard counts them from the index alone.
+            # Overdue (scheduling.overdue): a cohort's owed visits whose window has ended,
+            # and the missed ones. Each index holds the status and the list's order, so the
+            # dashboard counts and the overdue list pages read the index alone.
             models.Index(
                 fields=["cohort", "window_end"],
-                include=["status"],
-                condition=Q(status__in=["planned", "booked", "missed"]),
-                name="visit_open_window_end",
+                include=["status", "due_date", "kind", "id"],
+                condition=Q(status__in=["planned", "booked"]),
+                name="visit_owed_window_end",
             ),
-            # Marked missed: overdue whatever their window.
             models.Index(
-                fields=["cohort", "due_date"], condition=Q(status="missed"), name="visit_missed"
+                fields=["cohort", "due_date"],
+                include=["kind", "id"],
+                condition=Q(status="missed"),
+                name="visit_missed",
             ),
             # Due soon (the dashboard): a cohort's open visits whose window starts soon.
             models.Index(

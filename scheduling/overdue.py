@@ -6,15 +6,17 @@ are scoped by the visit's own cohort (`Visit.cohort`), which leads the partial
 indexes. The cohorts are grouped by their today (one or two days at any
 moment), so each condition is "these cohorts, a window ending before that
 day": no join to the cohorts' time zones, and ranges the partial indexes
-`visit_open_window_end`, `visit_missed` and `visit_open_window_start` serve
+`visit_owed_window_end`, `visit_missed` and `visit_open_window_start` serve
 directly, without reading the 1.5 million visits of a large clinic.
 """
 
+import operator
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from functools import reduce
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .models import Visit
@@ -32,19 +34,40 @@ def by_today(cohorts, now: datetime | None = None) -> dict[date, list[int]]:
     return dict(grouped)
 
 
-def owed_and_ended(cohorts, now: datetime | None = None) -> Q:
-    """Planned or booked visits of `cohorts` whose window ended before the cohort's today."""
-    ended = NOTHING
-    for today, ids in by_today(cohorts, now).items():
-        ended |= Q(cohort_id__in=ids, window_end__lt=today)
-    return Q(status__in=STILL_OWED) & ended
+def _ended_by_today(cohorts, now: datetime | None) -> list[Q]:
+    """Planned or booked visits of `cohorts` whose window ended before the cohort's today:
+    one range of `visit_owed_window_end` per date the cohorts are on."""
+    return [
+        Q(status__in=STILL_OWED, cohort_id__in=ids, window_end__lt=today)
+        for today, ids in by_today(cohorts, now).items()
+    ]
+
+
+def overdue_parts(cohorts, now: datetime | None = None) -> list[Q]:
+    """The kinds of overdue visit of `cohorts`, disjoint: missed, and owed with their window
+    ended, for each date the cohorts are on. Each is one range of a partial index
+    (`visit_missed`, `visit_owed_window_end`) that holds what the list sorts by: counted and
+    paged part by part, the overdue list reads those indexes alone (`in_parts`)."""
+    ids = [cohort.pk for cohort in cohorts]
+    missed = Q(status=Visit.Status.MISSED, cohort_id__in=ids) if ids else NOTHING
+    return [missed, *_ended_by_today(cohorts, now)]
 
 
 def overdue(cohorts, now: datetime | None = None) -> Q:
     """The visits of `cohorts` that are overdue today: missed, or owed and ended."""
-    ids = [cohort.pk for cohort in cohorts]
-    missed = Q(status=Visit.Status.MISSED, cohort_id__in=ids) if ids else NOTHING
-    return missed | owed_and_ended(cohorts, now)
+    return reduce(operator.or_, overdue_parts(cohorts, now))
+
+
+def in_parts(queryset: QuerySet, parts: list[Q]) -> QuerySet:
+    """`queryset` narrowed to the rows of any of `parts`, which must be disjoint, with each
+    part's own queryset kept as `.parts`: a paginator that knows them counts the whole as
+    the sum of the parts and chooses a page's ids from each part's first rows
+    (config/pagination.py). PostgreSQL answers an OR of ranges from a bitmap of the
+    indexes and the table's rows; each range alone, from its index. Filter nothing after
+    this: a later filter would be missing from the parts."""
+    combined = queryset.filter(reduce(operator.or_, parts))
+    combined.parts = [queryset.filter(part) for part in parts]
+    return combined
 
 
 def due_soon(cohorts, days: int = 14, now: datetime | None = None) -> Q:

@@ -33,7 +33,7 @@ from cohorts.site_days import per_zone
 from notifications import circuit
 from notifications.models import Message
 from scheduling.models import Visit
-from scheduling.overdue import due_soon, owed_and_ended
+from scheduling.overdue import due_soon, overdue_parts
 
 from .models import Flag, Questionnaire
 
@@ -116,12 +116,10 @@ def figures(cohorts: list, now) -> list[dict]:
             ),
         ),
         # Overdue visits are the missed ones and the still-owed ones whose window ended:
-        # each count, and the due-soon one, read from its own partial index alone.
-        _grouped(Visit.objects.filter(owed_and_ended(cohorts, now)), "cohort", visits_overdue=Q()),
-        _grouped(
-            Visit.objects.filter(status=Visit.Status.MISSED, cohort__in=cohorts),
-            "cohort",
-            visits_overdue=Q(),
+        # each part, and the due-soon count, read from its own partial index alone.
+        *(
+            _grouped(Visit.objects.filter(part), "cohort", visits_overdue=Q())
+            for part in overdue_parts(cohorts, now)
         ),
         _grouped(Visit.objects.filter(due_soon(cohorts, now=now)), "cohort", visits_due_soon=Q()),
         _grouped(
