@@ -91,6 +91,7 @@ class Patient(models.Model):
         Contact,
         on_delete=models.PROTECT,
         related_name="patients",
+        db_index=False,  # patient_contact, below
         help_text="The phone SMS go to, with its consent, language and time zone.",
     )
     reminder_time = models.TimeField(default=time(10, 0), help_text="Local time for reminders.")
@@ -142,6 +143,13 @@ class Patient(models.Model):
                 condition=Q(reminders_paused_until__isnull=False),
                 name="patient_paused",
             ),
+            # The dashboard counts what is wrong with a phone or a message per cohort: from
+            # the few opted-out numbers to their patients, and from the messages needing
+            # attention to their patients' cohort, each read from an index alone.
+            models.Index(
+                fields=["contact"], include=["cohort", "is_active"], name="patient_contact"
+            ),
+            models.Index(fields=["id"], include=["cohort"], name="patient_cohort_by_id"),
             # Retention: the few patients no longer followed up, by when they left.
             models.Index(
                 fields=["withdrawn_on"],

@@ -7,7 +7,10 @@ indexes. The cohorts are grouped by their today (one or two days at any
 moment), so each condition is "these cohorts, a window ending before that
 day": no join to the cohorts' time zones, and ranges the partial indexes
 `visit_owed_window_end`, `visit_missed` and `visit_open_window_start` serve
-directly, without reading the 1.5 million visits of a large clinic.
+directly, without reading the 1.5 million visits of a large clinic. Each
+date's range is counted or paged on its own (`overdue_parts`, `due_soon_parts`):
+an OR of ranges PostgreSQL answers from the table's rows, each range alone from
+its index.
 """
 
 import operator
@@ -70,10 +73,16 @@ def in_parts(queryset: QuerySet, parts: list[Q]) -> QuerySet:
     return combined
 
 
-def due_soon(cohorts, days: int = 14, now: datetime | None = None) -> Q:
-    """Still-owed visits of `cohorts` whose window opens within `days` of the cohort's today."""
+def due_soon_parts(cohorts, days: int = 14, now: datetime | None = None) -> list[Q]:
+    """Still-owed visits of `cohorts` whose window opens within `days` of the cohort's today:
+    one range of `visit_open_window_start` per date the cohorts are on."""
     ahead = timedelta(days=days)
-    opening = NOTHING
-    for today, ids in by_today(cohorts, now).items():
-        opening |= Q(cohort_id__in=ids, window_start__gte=today, window_start__lte=today + ahead)
-    return Q(status__in=STILL_OWED) & opening
+    return [
+        Q(
+            status__in=STILL_OWED,
+            cohort_id__in=ids,
+            window_start__gte=today,
+            window_start__lte=today + ahead,
+        )
+        for today, ids in by_today(cohorts, now).items()
+    ]

@@ -33,7 +33,7 @@ from cohorts.site_days import per_zone
 from notifications import circuit
 from notifications.models import Message
 from scheduling.models import Visit
-from scheduling.overdue import due_soon, overdue_parts
+from scheduling.overdue import due_soon_parts, overdue_parts
 
 from .models import Flag, Questionnaire
 
@@ -116,12 +116,15 @@ def figures(cohorts: list, now) -> list[dict]:
             ),
         ),
         # Overdue visits are the missed ones and the still-owed ones whose window ended:
-        # each part, and the due-soon count, read from its own partial index alone.
+        # each part, and each of due soon, counted from its own partial index alone.
         *(
             _grouped(Visit.objects.filter(part), "cohort", visits_overdue=Q())
             for part in overdue_parts(cohorts, now)
         ),
-        _grouped(Visit.objects.filter(due_soon(cohorts, now=now)), "cohort", visits_due_soon=Q()),
+        *(
+            _grouped(Visit.objects.filter(part), "cohort", visits_due_soon=Q())
+            for part in due_soon_parts(cohorts, now=now)
+        ),
         _grouped(
             # The condition of the partial index `message_needs_attention`, as written there.
             Message.objects.filter(
