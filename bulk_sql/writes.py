@@ -9,9 +9,11 @@ bulk methods.
 """
 
 from collections.abc import Sequence
+from datetime import date
 
 from django.db import connections, router
-from django.db.models import Model
+from django.db.models import DateTimeField, Field, Model
+from django.utils import timezone
 
 
 def insert(objs: list[Model], *, ignore_conflicts: bool = False) -> None:
@@ -20,23 +22,35 @@ def insert(objs: list[Model], *, ignore_conflicts: bool = False) -> None:
 
     Like ``bulk_create``, except that primary keys are not set on the instances.
     Fields are filled as bulk_create fills them (``pre_save`` with add=True, so
-    auto_now_add and auto_now apply). A column with the same value on every row
-    is sent once, not as an array.
+    auto_now_add and auto_now apply).
     """
-    if not objs:
+    if objs:
+        model = type(objs[0])
+        fields = _inserted_fields(model)
+        rows = [{field.attname: field.pre_save(obj, add=True) for field in fields} for obj in objs]
+        insert_rows(model, rows, ignore_conflicts=ignore_conflicts)
+
+
+def insert_rows(model: type[Model], rows: list[dict], *, ignore_conflicts: bool = False) -> None:
+    """INSERT rows of `model` given as values by attribute name (`contact_id`), no instance
+    built: where a batch's rows are many, building model instances costs more than
+    writing them. A field a row leaves out takes its default (auto_now and
+    auto_now_add: now). A column with the same value on every row is sent once, not as
+    an array.
+    """
+    if not rows:
         return
-    model = type(objs[0])
     connection = _connection(model)
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs, ignore_conflicts=ignore_conflicts)
+        model.objects.bulk_create([model(**row) for row in rows], ignore_conflicts=ignore_conflicts)
         return
     quote = connection.ops.quote_name
+    now = timezone.now()
     names, selected, arrays, constants, varying = [], [], [], [], []
-    for number, field in enumerate(model._meta.concrete_fields):
-        if field is model._meta.auto_field:
-            continue
+    for number, field in enumerate(_inserted_fields(model)):
         names.append(quote(field.column))
-        values = [field.pre_save(obj, add=True) for obj in objs]
+        default = _default(field, now)
+        values = [row.get(field.attname, default) for row in rows]
         if arrays and _all_same(values):  # one array at least: it sets the number of rows
             selected.append(f"%s::{_column_type(field, connection)}")
             constants.append(field.get_db_prep_save(values[0], connection))
@@ -53,6 +67,17 @@ def insert(objs: list[Model], *, ignore_conflicts: bool = False) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, constants + varying)
+
+
+def _inserted_fields(model: type[Model]) -> list[Field]:
+    return [field for field in model._meta.concrete_fields if field is not model._meta.auto_field]
+
+
+def _default(field: Field, now):
+    """What an unset field is inserted as, as `pre_save` with add=True would fill it."""
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return now if isinstance(field, DateTimeField) else date.today()
+    return field.get_default()
 
 
 def _all_same(values: list) -> bool:

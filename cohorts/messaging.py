@@ -5,7 +5,12 @@ belongs to, and whether a message about a patient is still wanted when it is
 about to go.
 """
 
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import F
 
 from notifications import hooks, outbox
 from notifications.models import Contact, Message
@@ -18,6 +23,77 @@ def build(patient: Patient, kind: str, key: str, **options) -> Message:
     return outbox.build(
         patient.contact, kind, key, subject=patient, site=patient.cohort.site, **options
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Addressee:
+    """What writing an SMS about a patient needs of them and their phone, as plain values.
+
+    A sweep reads these for hundreds of due rows at once as annotations through
+    the row's `patient` (`addressee_of`), where loading each patient, cohort and
+    contact as a model costs more than all the rest of the batch.
+    """
+
+    patient_id: int
+    is_active: bool
+    paused_until: date | None
+    site: str
+    contact_id: int
+    number: str
+    language: str
+    timezone: str
+    sms_consent: bool
+    opted_out_at: datetime | None
+
+    def can_be_texted_on(self, day: date) -> bool:
+        """Followed up, consenting, not opted out, and reminders not paused on `day`."""
+        return (
+            self.is_active
+            and self.sms_consent
+            and self.opted_out_at is None
+            and not (self.paused_until is not None and day <= self.paused_until)
+        )
+
+    def local_day(self, moment: datetime) -> date:
+        return moment.astimezone(ZoneInfo(self.timezone)).date()
+
+    def message(self, kind: str, key: str, **options) -> dict:
+        """An outbound message's values about this patient (`notifications.outbox.fields`)."""
+        return outbox.fields(
+            self.contact_id,
+            self.number,
+            self.language,
+            kind,
+            key,
+            subject_type_id=_patient_type().pk,
+            subject_id=self.patient_id,
+            site=self.site,
+            **options,
+        )
+
+
+_ADDRESSEE_PATHS = {
+    "patient_id": "id",
+    "is_active": "is_active",
+    "paused_until": "reminders_paused_until",
+    "site": "cohort__site",
+    "contact_id": "contact_id",
+    "number": "contact__number",
+    "language": "contact__language",
+    "timezone": "contact__timezone",
+    "sms_consent": "contact__sms_consent",
+    "opted_out_at": "contact__opted_out_at",
+}
+
+
+def addressee_annotations(through: str = "patient") -> dict[str, F]:
+    """Annotations that load an `Addressee` with each row, through its `through` relation."""
+    return {f"to_{name}": F(f"{through}__{path}") for name, path in _ADDRESSEE_PATHS.items()}
+
+
+def addressee_of(row) -> Addressee:
+    """The `Addressee` of a row loaded with `addressee_annotations`."""
+    return Addressee(**{name: getattr(row, f"to_{name}") for name in _ADDRESSEE_PATHS})
 
 
 def queue(patient: Patient, kind: str, key: str, **options) -> Message:

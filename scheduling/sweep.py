@@ -46,22 +46,9 @@ def _drain(sweep_batch, now: datetime, batch_size: int) -> int:
     return total
 
 
-# What the sweep reads of a due row's patient: whether to text them, and the message's
-# addressee and wording. Loading whole patients, cohorts and contacts costs more than the rest.
-PATIENT_FIELDS = (
-    "patient__is_active",
-    "patient__reminders_paused_until",
-    "patient__cohort__site",
-    "patient__contact__number",
-    "patient__contact__timezone",
-    "patient__contact__language",
-    "patient__contact__sms_consent",
-    "patient__contact__opted_out_at",
-)
-
-
 def _claim(due, order: str, batch_size: int, fields: tuple[str, ...]) -> list:
-    """Lock a batch of due rows (skipping rows another sweep holds), then load `fields`.
+    """Lock a batch of due rows (skipping rows another sweep holds), then load `fields` and
+    each row's `messaging.Addressee` (as `row.to`).
 
     Two steps on purpose: the locking query walks the partial index and stops
     at the batch size; joining patients and cohorts in it would make
@@ -72,30 +59,22 @@ def _claim(due, order: str, batch_size: int, fields: tuple[str, ...]) -> list:
         .order_by(order)
         .values_list("pk", flat=True)[:batch_size]
     )
-    rows = due.model.objects.filter(pk__in=ids).select_related(
-        "patient__cohort", "patient__contact"
-    )
-    return list(rows.only(*fields, *PATIENT_FIELDS))
+    rows = due.model.objects.filter(pk__in=ids).only(*fields)
+    rows = list(rows.annotate(**messaging.addressee_annotations()))
+    for row in rows:
+        row.to = messaging.addressee_of(row)
+    return rows
 
 
-def _local_day(patient, moment: datetime):
-    return moment.astimezone(ZoneInfo(patient.timezone)).date()
-
-
-def _wanted(patient, day) -> bool:
-    """Whether to write this occurrence at all.
+def _wanted(to: messaging.Addressee, moment: datetime) -> bool:
+    """Whether to write this occurrence, due at `moment`, at all.
 
     Occurrences for patients who cannot be texted (inactive, no consent, STOP)
     or whose reminders are paused are skipped and the row still advances: a
     pause means no reminders during it, and a due row left behind would be
     scanned again on every tick. Dispatch checks all of this again at send time.
     """
-    return (
-        patient.is_active
-        and patient.contact.sms_consent
-        and patient.contact.opted_out_at is None
-        and not patient.reminders_paused_on(day)
-    )
+    return to.can_be_texted_on(to.local_day(moment))
 
 
 @transaction.atomic
@@ -110,14 +89,14 @@ def _sweep_series(now: datetime, batch_size: int) -> int:
     messages = []
     for series in batch:
         due, following = series.next_due_at, planner.next_occurrence(series.as_planned(), now)
-        if _wanted(series.patient, _local_day(series.patient, due)):
+        if _wanted(series.to, due):
             # Superseded by the next reminder of the series: it expires when that one is due.
             key = f"series:{series.pk}:{due:%Y%m%dT%H%M%SZ}"
-            messages.append(messaging.build(series.patient, series.kind, key, expires_at=following))
+            messages.append(series.to.message(series.kind, key, expires_at=following))
             # One more since they last wrote (`answers.answered` starts the count again).
             series.unanswered += 1
         series.next_due_at = following
-    writes.insert(messages, ignore_conflicts=True)
+    writes.insert_rows(Message, messages, ignore_conflicts=True)
     writes.update(batch, ["next_due_at", "unanswered"])
     return len(batch)
 
@@ -132,20 +111,18 @@ def _sweep_visits(now: datetime, batch_size: int) -> int:
         _visit_reminder(visit)
         for visit in batch
         # After an outage, an appointment already past gets no reminder.
-        if visit.booked_at > now
-        and _wanted(visit.patient, _local_day(visit.patient, visit.next_reminder_at))
+        if visit.booked_at > now and _wanted(visit.to, visit.next_reminder_at)
     ]
-    writes.insert(reminders, ignore_conflicts=True)
+    writes.insert_rows(Message, reminders, ignore_conflicts=True)
     for visit in batch:
         visit.next_reminder_at = visit.reminder_after(now)
     writes.update(batch, ["next_reminder_at"])
     return len(batch)
 
 
-def _visit_reminder(visit: Visit) -> Message:
-    local = timezone.localtime(visit.booked_at, ZoneInfo(visit.patient.timezone))
-    return messaging.build(
-        visit.patient,
+def _visit_reminder(visit: Visit) -> dict:
+    local = timezone.localtime(visit.booked_at, ZoneInfo(visit.to.timezone))
+    return visit.to.message(
         "visit_reminder",
         visit.reminder_key(),
         time_critical=True,

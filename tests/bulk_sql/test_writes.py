@@ -51,6 +51,26 @@ def test_it_inserts_rows_whose_columns_differ_and_agree():
     assert stored[contacts[1].pk].body != stored[contacts[0].pk].body  # Spanish
 
 
+def test_rows_given_as_values_take_defaults_for_what_they_leave_out():
+    contacts = _contacts(2)
+    rows = [
+        outbox.fields(c.pk, c.number, c.language, "self_exam", f"rows:{c.pk}", site="North")
+        for c in contacts
+    ]
+
+    with CaptureQueriesContext(connection) as captured:
+        writes.insert_rows(Message, rows)
+
+    assert len(captured) == 1
+    stored = list(Message.objects.filter(idempotency_key__startswith="rows:").order_by("pk"))
+    assert [(m.contact_id, m.to_number, m.kind) for m in stored] == [
+        (c.pk, c.number, "self_exam") for c in contacts
+    ]
+    assert all(m.attempts == 0 and m.error == "" and m.sent_at is None for m in stored)
+    assert all(m.created_on == m.modified_on and m.created_on is not None for m in stored)
+    assert stored[0].body == outbox.build(contacts[0], "self_exam", "x", site="North").body
+
+
 def test_it_skips_rows_whose_unique_key_exists_and_writes_the_others():
     first, second = _contacts(2)
     writes.insert(_messages([first]), ignore_conflicts=True)
