@@ -305,6 +305,39 @@ def print_machine() -> None:
     print(f"  cores:          {os.cpu_count()} ({usable} usable by this process)")
     print(f"  Python:         {platform.python_version()} ({platform.python_implementation()})")
     print(f"  PostgreSQL:     {server_version}")
+    python_ms, database_ms = reference_speed()
+    print(
+        f"  reference:      Python {python_ms:.0f} ms, PostgreSQL {database_ms:.0f} ms"
+        " (best of 3 fixed workloads: compare runs across machines by these)"
+    )
+
+
+def reference_speed() -> tuple[float, float]:
+    """Milliseconds for a fixed pure-Python loop (2 million additions) and a fixed query
+    (counting a million generated rows), best of three: machines that look alike differ
+    several times over in both, and every figure here scales with them."""
+    from django.db import connection
+
+    def python_loop() -> None:
+        total = 0
+        for number in range(2_000_000):
+            total += number
+
+    def query() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM generate_series(1, 1000000)")
+            cursor.fetchone()
+
+    return _best_of_three(python_loop), _best_of_three(query)
+
+
+def _best_of_three(work) -> float:
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        work()
+        times.append((time.perf_counter() - started) * 1000)
+    return min(times)
 
 
 def kinds_text(kinds: Counter) -> str:

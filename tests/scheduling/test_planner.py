@@ -15,6 +15,7 @@ from scheduling.planner import (
     PlannedSeries,
     PlannedVisit,
     VisitKind,
+    add_months,
     next_occurrence,
     occurrences_after,
     plan,
@@ -532,3 +533,15 @@ def test_it_finds_the_next_occurrences_as_a_walk_from_the_start_would(
     after = (start + timedelta(days=after_days)).replace(tzinfo=UTC)
 
     assert occurrences_after(series, after, 3) == walked(series, after, 3)
+
+
+@settings(max_examples=2000)
+@given(
+    moment=st.one_of(
+        st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)),
+        st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 12, 31)),
+    ),
+    months=st.integers(min_value=-1200, max_value=1200),
+)
+def test_adding_months_agrees_with_relativedelta(moment, months):
+    assert add_months(moment, months) == moment + relativedelta(months=months)
