@@ -52,9 +52,22 @@ SENT_FIELDS = ["status", "provider_sid", "sent_at", "error", "error_code", "leas
 WAKE_AGAIN_AFTER = timedelta(minutes=2)
 
 
+# pg_advisory_xact_lock's key for waking dispatchers (any number unused by other locks).
+WAKERS_LOCK = 0x5EAD0001
+
+
 @transaction.atomic
 def take_wake_ups(now: datetime, limit: int = 1000) -> list[int]:
-    """Due messages no dispatcher was woken for lately; marks them woken."""
+    """Due messages no dispatcher was woken for lately; marks them woken.
+
+    One waker at a time (beat, the sweep and a full batch's follow-up may all
+    call at once): the second waits for the first to commit. Run side by side,
+    a waker whose query began before the other committed locks the rows the
+    other just woke (PostgreSQL locks an updated row before it re-checks it) and
+    holds them to its own end; the claims those wake-ups started skip locked
+    rows, and the messages waited WAKE_AGAIN_AFTER for nothing.
+    """
+    _one_waker_at_a_time()
     not_woken = Q(woken_at__isnull=True) | Q(woken_at__lt=now - WAKE_AGAIN_AFTER)
     ids = list(
         Message.objects.select_for_update(skip_locked=True)
@@ -64,6 +77,13 @@ def take_wake_ups(now: datetime, limit: int = 1000) -> list[int]:
     )
     Message.objects.filter(pk__in=ids).update(woken_at=now)
     return ids
+
+
+def _one_waker_at_a_time() -> None:
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WAKERS_LOCK])
 
 
 def send(message_id: int) -> str:

@@ -1,7 +1,12 @@
+import importlib
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.apps import apps
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cohorts import messaging
@@ -242,3 +247,63 @@ def test_no_sending_slot_claims_nothing_and_wakes_the_message_again(patient, sms
     message.refresh_from_db()
     assert (message.status, message.attempts, message.woken_at) == ("queued", 0, None)
     assert sms_outbox == []
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(MORNING)
+def test_a_second_waker_waits_for_the_first_to_commit_and_locks_nothing_it_woke():
+    """Side by side, a waker could lock the rows the other just woke and hold them while the
+    claims of those wake-ups skipped them (dispatch.take_wake_ups)."""
+    # the data migration's protocol: a `transactional_db` flush of an earlier test drops it
+    importlib.import_module("scheduling.migrations.0001_initial").load_default_protocol(apps, None)
+    message = queue(PatientFactory(tier="high", timezone="America/New_York"))
+    woken, release = threading.Event(), threading.Event()
+    first = {}
+
+    def first_waker():
+        try:
+            with transaction.atomic():
+                first["ids"] = dispatch.take_wake_ups(timezone.now())
+                woken.set()
+                release.wait(60)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=first_waker)
+    holder.start()
+    assert woken.wait(60)
+    second = {}
+
+    def second_waker():
+        try:
+            connection.ensure_connection()
+            second["pid"] = connection.connection.info.backend_pid
+            second["ids"] = dispatch.take_wake_ups(timezone.now())
+        finally:
+            connection.close()
+
+    waiter = threading.Thread(target=second_waker)
+    try:
+        waiter.start()
+        assert _waits_on_an_advisory_lock(second), "the second waker did not wait"
+    finally:
+        release.set()
+        holder.join(60)
+        waiter.join(60)
+
+    assert (first["ids"], second["ids"]) == ([message.pk], [])
+    assert [m.pk for m in claim.claim_many([message.pk], timezone.now())] == [message.pk]
+
+
+def _waits_on_an_advisory_lock(session: dict, patience: float = 60) -> bool:
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event = 'advisory'",
+                [session.get("pid")],
+            )
+            if cursor.fetchone():
+                return True
+        time.sleep(0.05)
+    return False
