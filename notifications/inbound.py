@@ -78,10 +78,12 @@ def _route(message: Message) -> str:
     contact, word = message.contact, keyword(message.body)
     if word in STOP_WORDS:
         return _opt_out(contact)
+    # START and HELP too act on the number, whoever wrote: from a number several sites
+    # share (or nobody's), the answer names no site ("your clinic").
     sender = hooks.sender(contact)
-    if sender.site and word in START_WORDS and contact.opted_out_at:
+    if word in START_WORDS and contact.opted_out_at:
         return _opt_in(contact, message, sender)
-    if sender.site and word in HELP_WORDS:
+    if word in HELP_WORDS:
         return _help(contact, message, sender)
     if message.subject_id is None:
         # Unknown or shared number: a person must look, whatever a handler does now.

@@ -144,10 +144,17 @@ def names_a_diagnosis(text: str) -> str:
 
 
 def _neutral(name: str, value: str, language: str) -> str:
-    """A blank's value, or neutral words if it would name a diagnosis on a lock screen."""
-    if not isinstance(value, str) or not names_a_diagnosis(value):
+    """A blank's value, or neutral words if it would name a diagnosis on a lock screen.
+
+    An empty site is neutral words too: a number several sites share, or nobody's,
+    still gets an answer to HELP and START that reads as a sentence.
+    """
+    if not isinstance(value, str):
         return value
-    logger.warning("SMS blank {%s} named a diagnosis: replaced by neutral words", name)
+    if not names_a_diagnosis(value) and (value or name not in NEUTRAL):
+        return value
+    if value:
+        logger.warning("SMS blank {%s} named a diagnosis: replaced by neutral words", name)
     words = NEUTRAL.get(name, {})
     return words.get(language, words.get("en", ""))
 

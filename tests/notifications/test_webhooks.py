@@ -434,6 +434,44 @@ def test_an_inactive_patient_sharing_the_number_does_not_hide_the_active_one(cli
     assert inbound_message(params["MessageSid"]).subject == active
 
 
+def test_start_from_a_number_shared_across_sites_opts_it_back_in_without_naming_a_site(
+    client, patient, sms_outbox
+):
+    PatientFactory(cohort=CohortFactory(site="South Clinic"), phone=PHONE)
+    send_sms(client, "STOP")
+    params = inbound_sms_params(PHONE, "START")
+
+    post_signed(client, SMS_PATH, params)
+
+    patient.refresh_from_db()
+    assert patient.contact.opted_out_at is None
+    assert inbound_message(params["MessageSid"]).routed_as == "opt_in"
+    reply = Message.objects.get(kind="opted_in")
+    assert (reply.subject, reply.is_reply) == (None, True)
+    assert "your clinic" in reply.body
+    assert "North Hospital" not in reply.body and "South Clinic" not in reply.body
+    assert dispatch.send(reply.pk) == "sent"
+    assert [sent.body for sent in sms_outbox] == [reply.body]
+
+
+@pytest.mark.parametrize("shared_across_sites", [True, False], ids=["shared", "unknown"])
+def test_help_from_a_number_of_no_one_site_is_answered_without_naming_one(
+    client, patient, shared_across_sites
+):
+    if shared_across_sites:
+        PatientFactory(cohort=CohortFactory(site="South Clinic"), phone=PHONE)
+    number = PHONE if shared_across_sites else UNKNOWN_PHONE
+    params = inbound_sms_params(number, "HELP")
+
+    post_signed(client, SMS_PATH, params)
+
+    assert inbound_message(params["MessageSid"]).routed_as == "help"
+    reply = Message.objects.get(kind="help")
+    assert (reply.to_number, reply.is_reply, reply.status) == (number, True, "queued")
+    assert reply.body.startswith("Your care team at your clinic.")
+    assert "Reply STOP" in reply.body
+
+
 # --- handlers registered by other apps ------------------------------------------
 
 
