@@ -3,14 +3,14 @@
 The file is validated again when the task runs (a patient may have been
 enrolled since the preview). Enrolment is one transaction, all or nothing, as
 the command's; its progress goes to the cache after each batch, since the
-transaction hides it from the page until the end. A worker that dies midway
+transaction hides it from the page until the end (with the cache down, the
+import goes on and the page shows no progress). A worker that dies midway
 leaves nothing enrolled and the import `running`: the task is acknowledged
 late, so another worker runs it again.
 """
 
 import io
 
-from django.core.cache import cache
 from django.db import IntegrityError
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from audit import trail
 from cohorts import patient_import
 from fhir_r4 import enrolment
 from fhir_r4.problems import BundleRefused
+from shared_cache import get, put
 
 from .models import PatientImport
 
@@ -45,7 +46,7 @@ def run(import_id: int) -> str:
         problem = f"{len(invalid)} of {len(rows)} rows are invalid now; nothing was imported."
         return _finish(job, Status.FAILED, refused=refused, problem=problem)
     valid = [row for row in rows if not row.errors]
-    cache.set(job.progress_key, 0, PROGRESS_KEEP)
+    put(job.progress_key, 0, PROGRESS_KEEP)
     try:
         patients = patient_import.enrol(valid, BATCH, job.user, progress=_counted(job, len(valid)))
     except IntegrityError as exc:
@@ -75,7 +76,7 @@ def _counted(job: PatientImport, total: int):
         for batch in batches:
             yield batch
             done = min(total, done + len(batch))
-            cache.set(job.progress_key, done, PROGRESS_KEEP)
+            put(job.progress_key, done, PROGRESS_KEEP)
 
     return progress
 
@@ -90,7 +91,4 @@ def _finish(job: PatientImport, status: str, **fields) -> str:
 def done_so_far(job: PatientImport) -> int:
     if job.status == Status.DONE:
         return job.accepted
-    try:
-        return int(cache.get(job.progress_key) or 0)
-    except Exception:  # the cache is down: the page shows no progress, the import goes on
-        return 0
+    return int(get(job.progress_key) or 0)  # the cache down: no progress shown, the import goes on

@@ -1,20 +1,20 @@
 """Weekly trends for the dashboard: self-exam response rate, on-time review rate, visits kept.
 
 Each is one grouped query over the last WEEKS weeks of the user's cohorts
-(kept in the cache for a few minutes), drawn server-side as an SVG line
-(`Chart`): no charting script, nothing from outside.
+(kept in the cache for a few minutes; counted afresh when it is down), drawn
+server-side as an SVG line (`Chart`): no charting script, nothing from outside.
 """
 
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.core.cache import cache
 from django.db.models import Count, F, Q
 from django.db.models.functions import TruncWeek
 
 from notifications.models import Message
 from scheduling.models import Visit
+from shared_cache import kept
 from surveillance.models import Flag, SelfExamCheck
 
 WEEKS = 12
@@ -70,7 +70,7 @@ def charts(cohorts, now: datetime) -> list[Chart]:
     minutes' lag changes nothing, and each costs a scan of twelve weeks of rows)."""
     ids = ",".join(str(cohort.pk) for cohort in sorted(cohorts, key=lambda c: c.pk))
     key = f"staff-trends:{hashlib.sha256(ids.encode()).hexdigest()[:32]}"
-    return cache.get_or_set(key, lambda: _charts(cohorts, now), KEEP_SECONDS)
+    return kept(key, lambda: _charts(cohorts, now), KEEP_SECONDS)
 
 
 def _charts(cohorts, now: datetime) -> list[Chart]:

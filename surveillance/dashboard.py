@@ -12,6 +12,7 @@ The figures of a set of cohorts are counted at most once a minute
 many admins and integrations poll every few seconds counts once, about 0.1 to
 0.2 s at 100,000 patients. `generated_at` says when they were counted;
 `?fresh=1` counts again now. The lists (Today, flags, visits) are always live.
+Without the cache (Redis down) they are counted on every request, and the log says so.
 """
 
 import hashlib
@@ -19,7 +20,6 @@ from collections import defaultdict
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -34,6 +34,7 @@ from notifications import circuit
 from notifications.models import Message
 from scheduling.models import Visit
 from scheduling.overdue import due_soon_parts, overdue_parts
+from shared_cache import kept
 
 from .models import Flag, Questionnaire
 
@@ -80,12 +81,12 @@ def kept_figures(cohorts: list, fresh: bool = False) -> tuple[list[dict], dateti
     or now when `fresh`."""
     ids = ",".join(str(pk) for pk in sorted(cohort.pk for cohort in cohorts))
     key = f"dashboard-figures:{hashlib.sha256(ids.encode()).hexdigest()[:32]}"
-    kept = None if fresh else cache.get(key)
-    if kept is None:
+
+    def count_now() -> tuple[list[dict], datetime]:
         now = timezone.now()
-        kept = (figures(cohorts, now), now)
-        cache.set(key, kept, KEEP_SECONDS)
-    return kept
+        return figures(cohorts, now), now
+
+    return kept(key, count_now, KEEP_SECONDS, fresh=fresh)
 
 
 def figures(cohorts: list, now) -> list[dict]:
