@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
-from django.db.models.functions import Coalesce
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce, Greatest
 
 from bulk_sql import writes
 
@@ -45,9 +45,11 @@ def claim_many(ids: list[int], now: datetime) -> list[Message]:
     live = [message for message in messages if not _expired(message, now)]
     contacts = _lock_contacts(live)
     checks = hooks.check_sends([m for m in live if m.contact_id is not None])
-    sent_at = _routine_sends(contacts, [m for m in live if _held_by_cap(m)], now)
+    capped = [m for m in live if _held_by_cap(m)]
+    sent_at = _routine_sends(contacts, capped, now, batch=live)
     going = []
-    for message in live:
+    # A visit reminder first: it spends the day's budget and the self-exam waits.
+    for message in sorted(live, key=lambda m: not m.time_critical):
         contact = contacts.get(message.contact_id)
         if contact is None or _may_go(message, contact, checks.get(message.pk), sent_at, now):
             going.append(_start_sending(message, contact, now))
@@ -145,16 +147,25 @@ def _held_by_cap(message: Message) -> bool:
     )
 
 
+def _goes_at(now: datetime) -> Greatest:
+    """When a queued message goes: its send_after, or now if that has passed."""
+    return Greatest("send_after", Value(now))
+
+
 def _routine_sends(
-    contacts: dict[int, Contact], messages: list[Message], now: datetime
+    contacts: dict[int, Contact], messages: list[Message], now: datetime, batch=()
 ) -> dict[int, list[datetime]]:
-    """When each number's routine SMS of the past week went, or started to go.
+    """When each number's routine SMS of the past week went, or started to go, or will.
 
     A message another worker is sending right now (`sending`, not yet
     `sent_at`) counts from when its attempt started: otherwise two workers
-    could each pass the cap between one's claim and its record. One query, so
-    one snapshot: asked as two, a message recorded `sent` between them was in
-    neither (seen at scale: two reminders to a shared number at once).
+    could each pass the cap between one's claim and its record. A visit
+    reminder (time-critical: never held by the cap) queued to go within a day
+    counts from when it will go, so the self-exam reminder is the one that
+    waits, not two routine SMS in a day. One query, so one snapshot: asked as
+    two, a message recorded `sent` between them was in neither (seen at scale:
+    two reminders to a shared number at once). The messages of `batch` (being
+    claimed now) are left out: the claim counts those it lets go.
     """
     sent_at: dict[int, list[datetime]] = defaultdict(list)
     numbers = {message.contact_id for message in messages} & contacts.keys()
@@ -162,16 +173,17 @@ def _routine_sends(
         return sent_at
     since = now - policy.WEEK
     went = Q(sent_at__gt=since) | Q(status=Status.SENDING, attempt_started_at__gt=since)
+    will_go = Q(status=Status.QUEUED, time_critical=True, send_after__lte=now + policy.DAY)
     rows = (
         Message.objects.filter(
-            went,
+            went | will_go,
             contact__in=numbers,
             direction=Message.Direction.OUTBOUND,
             urgent=False,
             is_reply=False,
         )
-        .exclude(pk__in=[message.pk for message in messages])
-        .annotate(moment=Coalesce("sent_at", "attempt_started_at"))
+        .exclude(pk__in=[message.pk for message in (*messages, *batch)])
+        .annotate(moment=Coalesce("sent_at", "attempt_started_at", _goes_at(now)))
         .values_list("contact_id", "moment")
     )
     for contact_id, moment in rows:

@@ -78,16 +78,53 @@ def test_it_holds_the_second_routine_message_of_the_day_but_not_a_reply(patient,
 
 @time_machine.travel(MORNING)
 def test_a_visit_reminder_outranks_the_days_self_exam_reminder(patient, sms_outbox):
-    earlier = queue(patient, key="self-exam-1")
+    self_exam = queue(patient, key="self-exam")
     visit_reminder = queue(patient, kind="check_in", key="visit", time_critical=True)
-    later = queue(patient, key="self-exam-2")
 
-    results = [dispatch.send(m.pk) for m in (earlier, visit_reminder, later)]
+    results = [dispatch.send(m.pk) for m in (self_exam, visit_reminder)]
 
-    # The day's one routine SMS went; the visit reminder goes anyway; the next one waits.
-    assert results == ["sent", "sent", "not claimable"]
-    later.refresh_from_db()
-    assert later.hold_reason == "frequency_cap"
+    # The self-exam came first, but the visit reminder waiting to go is the day's one.
+    assert results == ["not claimable", "sent"]
+    self_exam.refresh_from_db()
+    assert self_exam.hold_reason == "frequency_cap"
+    assert self_exam.send_after >= timezone.now() + timedelta(hours=23)
+    assert [sent.body for sent in sms_outbox] == [visit_reminder.body]
+
+
+@time_machine.travel(MORNING)
+def test_a_visit_reminder_in_the_same_batch_goes_and_the_self_exam_waits(patient, sms_outbox):
+    self_exam = queue(patient, key="self-exam")
+    visit_reminder = queue(patient, kind="check_in", key="visit", time_critical=True)
+
+    claimed = claim.claim_many([self_exam.pk, visit_reminder.pk], timezone.now())
+
+    assert [message.pk for message in claimed] == [visit_reminder.pk]
+    self_exam.refresh_from_db()
+    assert (self_exam.status, self_exam.hold_reason) == ("queued", "frequency_cap")
+
+
+@time_machine.travel(MORNING)
+def test_a_visit_reminder_due_later_today_makes_the_self_exam_wait_for_it(patient, sms_outbox):
+    self_exam = queue(patient, key="self-exam")
+    visit_reminder = queue(patient, kind="check_in", key="visit", time_critical=True)
+    in_five_hours = timezone.now() + timedelta(hours=5)
+    Message.objects.filter(pk=visit_reminder.pk).update(send_after=in_five_hours)
+
+    assert dispatch.send(self_exam.pk) == "not claimable"
+
+    self_exam.refresh_from_db()
+    assert self_exam.hold_reason == "frequency_cap"
+    assert self_exam.send_after >= in_five_hours + timedelta(days=1)
+
+
+@time_machine.travel(MORNING)
+def test_a_visit_reminder_days_away_does_not_hold_todays_self_exam(patient, sms_outbox):
+    self_exam = queue(patient, key="self-exam")
+    visit_reminder = queue(patient, kind="check_in", key="visit", time_critical=True)
+    in_three_days = timezone.now() + timedelta(days=3)
+    Message.objects.filter(pk=visit_reminder.pk).update(send_after=in_three_days)
+
+    assert dispatch.send(self_exam.pk) == "sent"
 
 
 @time_machine.travel(MORNING)
@@ -307,3 +344,36 @@ def _waits_on_an_advisory_lock(session: dict, patience: float = 60) -> bool:
                 return True
         time.sleep(0.05)
     return False
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(MORNING)
+def test_workers_claiming_side_by_side_never_pass_the_cap_together():
+    """Six workers, thirty routine messages for one number, all let go at once: one goes."""
+    importlib.import_module("scheduling.migrations.0001_initial").load_default_protocol(apps, None)
+    patient = PatientFactory(tier="high", timezone="America/New_York")
+    ids = [queue(patient, key=f"self-exam-{n}").pk for n in range(30)]
+    workers = 6
+    start, claimed, crashed = threading.Barrier(workers), [], []
+
+    def worker(mine: list[int]) -> None:
+        try:
+            start.wait(60)
+            for first in range(0, len(mine), 2):
+                batch = claim.claim_many(mine[first : first + 2], timezone.now())
+                claimed.extend(message.pk for message in batch)
+        except Exception as exc:  # noqa: BLE001 - the assertion below shows it
+            crashed.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(ids[n::workers],)) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+
+    assert crashed == []
+    assert len(claimed) == 1
+    held = Message.objects.filter(pk__in=ids).exclude(pk__in=claimed)
+    assert set(held.values_list("status", "hold_reason")) == {("queued", "frequency_cap")}
