@@ -1,11 +1,17 @@
 """Audit mixins for DRF viewsets and admin pages: what they show is recorded."""
 
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
-from .trail import Action, default_reason, patient_id_of, record_list, record_rows
+from .trail import (
+    Action,
+    default_reason,
+    patient_id_of,
+    record_list,
+    record_probe,
+    record_rows,
+)
 
 
 def _succeeded(response) -> bool:
@@ -76,17 +82,12 @@ class AuditedViewSetMixin(_Audited):
         Another cohort's patient looks to the caller exactly like a missing one;
         the trail (read by admins only) keeps who went looking, and for what.
         """
-        model = self.get_queryset().model
-        try:
-            probed = model._default_manager.filter(pk=self._audit_probe).first()
-        except (ValueError, ValidationError):
-            probed = None  # not even a possible id
-        patient_id = self.audit_patient_id(probed) if probed is not None else None
-        record_rows(
+        record_probe(
             request,
-            Action.DENIED,
-            [(patient_id, self._audit_probe)],
+            self.get_queryset().model,
+            self._audit_probe,
             self.audit_object_type,
+            self.audit_patient_id,
             default_reason(request, getattr(self, "action", "") or ""),
         )
 

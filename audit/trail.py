@@ -7,7 +7,9 @@ patient touched, except a list: one row per list shown (`record_list`), with
 the ids of its patients and rows; `AuditEvent.objects.about(patient)` finds both.
 
 Only successful requests are recorded: a 404 (say, another cohort's patient)
-or a 400 wrote and showed nothing of the record.
+or a 400 wrote and showed nothing of the record. A 404 for a record asked for
+by id is kept as a probe (`record_probe`): who went looking, for what, and
+whose record it was if it exists; the caller sees the same 404 either way.
 
 The client address is decided in one place, `audit.addresses` (trusted
 proxies and `X-Forwarded-For`), as for the rate limits and the sign-in lockout.
@@ -15,8 +17,9 @@ proxies and `X-Forwarded-For`), as for the rate limits and the sign-in lockout.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 
@@ -123,6 +126,30 @@ def record_list(
         object_ids=[str(object_id) for _, object_id in rows],
     )
     event.save()
+    return event
+
+
+def record_probe(
+    request: HttpRequest,
+    model: type[models.Model],
+    object_id,
+    object_type: str,
+    whose: Callable[[models.Model], int | None] | None = patient_id_of,
+    reason: str = "",
+) -> AuditEvent:
+    """A record asked for by id and not among the user's (the caller got a 404): one `denied` row.
+
+    The row names the id asked for and, when a record has that id, whose it is
+    (`whose(record)`; `None`: records of no one patient). Another cohort's
+    record and a missing one answer alike; only the trail (read by admins)
+    tells them apart.
+    """
+    try:
+        probed = model._default_manager.filter(pk=object_id).first()
+    except (ValueError, TypeError, ValidationError):
+        probed = None  # not even a possible id
+    patient_id = whose(probed) if probed is not None and whose is not None else None
+    [event] = record_rows(request, Action.DENIED, [(patient_id, object_id)], object_type, reason)
     return event
 
 

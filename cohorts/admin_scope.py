@@ -21,7 +21,7 @@ Every admin of a record that belongs to a cohort uses `CohortScopedAdmin`:
 
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path, unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from audit import trail
@@ -68,14 +68,9 @@ class CohortScopedAdmin:
             raise Http404
 
     def _record_probe(self, request, object_id) -> None:
-        try:
-            probed = self.model._default_manager.filter(pk=unquote(object_id)).first()
-        except (ValueError, ValidationError):
-            probed = None  # not even a possible id
         whose = getattr(self, "audit_patient_id", None)  # admins of patient records say whose
-        patient_id = whose(probed) if probed is not None and whose else None
-        rows = [(patient_id, unquote(object_id))]
-        trail.record_rows(request, trail.Action.DENIED, rows, self.model._meta.model_name)
+        object_type = self.model._meta.model_name
+        trail.record_probe(request, self.model, unquote(object_id), object_type, whose)
 
     def history_view(self, request, object_id, extra_context=None):
         self._in_scope_or_404(request, object_id)

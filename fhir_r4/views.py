@@ -1,7 +1,9 @@
 """The FHIR R4 endpoints under /fhir/r4/: scoped by cohort and audited like the API.
 
-A patient or cohort outside the user's cohorts is a 404, as in the API.
-Reads of a record are audited as exports (the record leaves the service).
+A patient or cohort outside the user's cohorts is a 404, as in the API, and the
+audit trail keeps the probe (`trail.record_probe`: with whose record it was, if
+it exists). Reads of a record are audited as exports (the record leaves the
+service).
 """
 
 import json
@@ -14,6 +16,7 @@ from rest_framework.permissions import AllowAny
 
 from audit import trail
 from cohorts.access import cohorts_for, is_admin, patients_for
+from cohorts.models import Cohort, Patient
 
 from . import bulk_export, enrolment, patient_data, record, subject_access
 from .capability import capability_statement
@@ -43,7 +46,11 @@ def _include_bodies(request) -> bool:
 
 
 def _patient_or_none(request, patient_id: int):
-    return patients_for(request.user).filter(pk=patient_id).first()
+    """The user's patient with this id; else None, and the probe is audited (the caller: 404)."""
+    patient = patients_for(request.user).filter(pk=patient_id).first()
+    if patient is None:
+        trail.record_probe(request, Patient, patient_id, "patient")
+    return patient
 
 
 class Metadata(FhirView):
@@ -122,6 +129,7 @@ class GroupExport(FhirView):
     def get(self, request, cohort_id: int):
         cohort = cohorts_for(request.user).filter(pk=cohort_id).first()
         if cohort is None:
+            trail.record_probe(request, Cohort, cohort_id, "cohort", whose=None)
             return problem_response(404, f"No Group/{cohort_id} in your cohorts.")
         if "respond-async" not in request.headers.get("Prefer", ""):
             return problem_response(400, "Bulk export needs the header Prefer: respond-async.")
@@ -166,7 +174,10 @@ def _export_or_none(request, export_id):
     exports = BulkExport.objects.filter(pk=export_id, cohort__in=cohorts_for(request.user))
     if not is_admin(request.user):
         exports = exports.filter(requested_by=request.user)
-    return exports.first()
+    export = exports.first()
+    if export is None:  # another's, or none: the probe is audited
+        trail.record_probe(request, BulkExport, export_id, "fhir_bulk_export", whose=None)
+    return export
 
 
 class BulkStatus(FhirView):

@@ -10,7 +10,7 @@ steps are the API's own services and serializers, so the rules are the same.
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from audit import trail
@@ -22,7 +22,7 @@ from surveillance.models import Flag, LesionReport, Questionnaire
 from surveillance.serializers import ResolveFlagSerializer, UrgentVisitSerializer
 from surveillance.web_reports import answer_rows
 
-from .access import staff_page
+from .access import mine_or_404, staff_page
 from .posted import first_error, with_site_times
 from .responses import refused
 
@@ -31,11 +31,12 @@ EARLIER_REPORTS = 5
 
 def _flag(request: HttpRequest, flag_id: int) -> Flag:
     mine = in_cohorts(cohorts_for(request.user))
-    return get_object_or_404(
+    return mine_or_404(
         Flag.objects.filter(mine).select_related(
             "patient__cohort", "patient__contact", "report", "message", "urgent_visit"
         ),
-        pk=flag_id,
+        flag_id,
+        "flag",
     )
 
 

@@ -14,7 +14,7 @@ import io
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cohorts import patient_import
@@ -23,7 +23,7 @@ from fhir_r4 import bundle_reader, enrolment
 from fhir_r4.problems import BundleRefused
 
 from . import import_runs
-from .access import staff_page
+from .access import mine_or_404, staff_page
 from .models import PatientImport
 from .responses import refused
 from .tasks import run_patient_import
@@ -101,7 +101,10 @@ def _check_bundle(text: str, cohort, user) -> tuple[int, list[str]]:
 
 def _job(request: HttpRequest, import_id: int, lock: bool = False) -> PatientImport:
     mine = PatientImport.objects.filter(user=request.user).select_related("cohort")
-    return get_object_or_404(mine.select_for_update() if lock else mine, pk=import_id)
+    # Another user's import is a probe like another cohort's patient (it names patients).
+    return mine_or_404(
+        mine.select_for_update() if lock else mine, import_id, "patient_import", None
+    )
 
 
 def _refused_lines(job: PatientImport) -> set[str]:

@@ -9,7 +9,7 @@ import uuid
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,7 +21,7 @@ from notifications.models import Message
 from notifications.validators import validate_sms_safe
 
 from . import worklist
-from .access import staff_page
+from .access import message_patient_id, mine_or_404, staff_page
 from .responses import refused
 from .today import chosen_cohorts
 
@@ -68,7 +68,7 @@ def review_many(request: HttpRequest) -> HttpResponse:
 @require_POST
 def reply(request: HttpRequest, message_id: int) -> HttpResponse:
     """Answer a patient's message through the outbox; the message is then reviewed."""
-    message = get_object_or_404(visible_messages(request.user), pk=message_id)
+    message = mine_or_404(visible_messages(request.user), message_id, "message", message_patient_id)
     patient = Patient.objects.filter(pk=message.subject_id).select_related("cohort").first()
     if patient is None or message.direction != Message.Direction.INBOUND:
         return refused(request, "Only a patient's own message can be answered here.")

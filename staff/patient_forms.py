@@ -8,7 +8,7 @@ their fields.
 """
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from audit import trail
@@ -18,7 +18,7 @@ from cohorts.patient_import import flatten_errors
 from cohorts.serializers import PatientSerializer
 from notifications.models import Language
 
-from .access import staff_page
+from .access import mine_or_404, staff_page
 
 PATIENT_FIELDS = [
     ("first_name", "First name", "text", None),
@@ -107,8 +107,10 @@ def enrol(request: HttpRequest) -> HttpResponse:
 @staff_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def edit(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = get_object_or_404(
-        patients_for(request.user).select_related("cohort", "contact", "profile"), pk=patient_id
+    patient = mine_or_404(
+        patients_for(request.user).select_related("cohort", "contact", "profile"),
+        patient_id,
+        "patient",
     )
     if request.method != "POST":
         return _form(request, {"patient": patient, "values": _initial(patient), "errors": {}})

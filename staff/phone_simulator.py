@@ -11,7 +11,7 @@ import uuid
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -20,7 +20,7 @@ from cohorts.access import patients_for
 from notifications import inbound
 from notifications.models import Message
 
-from .access import staff_page
+from .access import mine_or_404, staff_page
 
 SHOWN_PATIENTS = 200
 SHOWN_MESSAGES = 50
@@ -51,7 +51,9 @@ def phone(request: HttpRequest) -> HttpResponse:
 @staff_page
 @require_POST
 def reply(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = get_object_or_404(patients_for(request.user).select_related("contact"), pk=patient_id)
+    patient = mine_or_404(
+        patients_for(request.user).select_related("contact"), patient_id, "patient"
+    )
     body = request.POST.get("body", "").strip()[:1600]
     if body:
         to = settings.TWILIO_FROM_NUMBER or SERVICE_NUMBER

@@ -11,7 +11,7 @@ import uuid
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -26,7 +26,7 @@ from records import withdrawal
 from records.serializers import WithdrawalSerializer
 from scheduling.models import Visit
 
-from .access import staff_page
+from .access import mine_or_404, staff_page
 from .posted import first_error
 from .responses import refused
 
@@ -37,7 +37,7 @@ def _patient(request: HttpRequest, patient_id: int, lock: bool = False) -> Patie
     found = patients_for(request.user).select_related("cohort", "contact", "profile")
     if lock:
         found = found.select_for_update(of=("self",))
-    return get_object_or_404(found, pk=patient_id)
+    return mine_or_404(found, patient_id, "patient")
 
 
 @staff_page

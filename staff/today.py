@@ -8,7 +8,7 @@ import hashlib
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,7 +18,7 @@ from cohorts.models import Patient
 from cohorts.patient_messages import mark_reviewed, visible_messages
 
 from . import worklist
-from .access import staff_page
+from .access import message_patient_id, mine_or_404, staff_page
 from .responses import back
 
 REFRESH_SEEN = "staff-flags-refresh-audited"
@@ -98,7 +98,7 @@ def today_flags(request: HttpRequest) -> HttpResponse:
 @require_POST
 def review_message(request: HttpRequest, message_id: int) -> HttpResponse:
     """Mark a message read and dealt with (an inbox message, a failed SMS)."""
-    message = get_object_or_404(visible_messages(request.user), pk=message_id)
+    message = mine_or_404(visible_messages(request.user), message_id, "message", message_patient_id)
     mark_reviewed(message, request.user)
     trail.record(request, trail.Action.UPDATE, message.subject_id, "message", message.pk)
     if request.htmx:

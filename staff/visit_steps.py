@@ -8,7 +8,7 @@ back.
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from audit import trail
@@ -16,7 +16,7 @@ from cohorts.access import cohorts_for
 from scheduling.models import InvalidTransition, Visit
 from scheduling.serializers import BookVisitSerializer, VisitNoteSerializer
 
-from .access import staff_page
+from .access import mine_or_404, staff_page
 from .posted import first_error, with_site_times
 from .responses import back, refused
 
@@ -42,7 +42,7 @@ def _move(visit: Visit, step: str, data: dict, by) -> None:
 @require_POST
 def visit_step(request: HttpRequest, visit_id: int, step: str) -> HttpResponse:
     mine = Visit.objects.filter(cohort__in=cohorts_for(request.user))
-    visit = get_object_or_404(mine.select_related("patient__cohort"), pk=visit_id)
+    visit = mine_or_404(mine.select_related("patient__cohort"), visit_id, "visit")
     payload = _payload(step, request, visit.patient.cohort.timezone)
     if not payload.is_valid():
         return refused(request, first_error(payload.errors))

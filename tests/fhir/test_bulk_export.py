@@ -10,6 +10,7 @@ import time_machine
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 
+from audit.models import AuditEvent
 from cohorts import contacts, services
 from cohorts.models import Patient, TumourProfile
 from fhir_r4 import bulk_export
@@ -130,6 +131,14 @@ def test_another_cohort_or_another_users_export_is_a_404(cohort_a, cohort_b, ali
 
     assert api(bob).get(status_path(kicked)).status_code == 404
     assert api(bob).delete(status_path(kicked)).status_code == 404
+    export = BulkExport.objects.get()
+    probes = AuditEvent.objects.filter(action="denied").order_by("pk")
+    assert [(e.username, e.object_type, e.object_id) for e in probes] == [
+        ("bob", "cohort", str(cohort_a.pk)),
+        ("bob", "fhir_bulk_export", str(export.pk)),
+        ("bob", "fhir_bulk_export", str(export.pk)),
+    ]
+    assert export.status != "cancelled"
 
 
 def test_the_types_can_be_chosen(cohort_a, alice, api, queued, committed):

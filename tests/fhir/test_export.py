@@ -175,7 +175,26 @@ def test_every_patient_route_is_a_404_for_another_cohort_and_for_nobody(
     followed, bob, cohort_b, api, client, route
 ):
     path = f"/fhir/r4/Patient/{followed.pk}{route}"
+    missing = PatientFactory(cohort=cohort_b).pk + 1000  # no patient has this id
+    before = AuditEvent.objects.count()
 
-    assert api(bob).get(path).status_code == 404
+    theirs = api(bob).get(path)
+    nobodys = api(bob).get(f"/fhir/r4/Patient/{missing}{route}")
     assert client.get(path).status_code in (401, 403)
-    assert not AuditEvent.objects.filter(patient=followed).exclude(action="create").exists()
+
+    # No existence oracle: another cohort's patient and no patient answer alike...
+    assert theirs.status_code == nobodys.status_code == 404
+    assert theirs.content.replace(str(followed.pk).encode(), b"ID") == nobodys.content.replace(
+        str(missing).encode(), b"ID"
+    )
+    # ...and the trail (read by admins) keeps both probes, with whose record it was.
+    probes = AuditEvent.objects.order_by("pk")[before:]
+    assert [(e.action, e.username, e.object_type, e.object_id, e.patient_id) for e in probes] == [
+        ("denied", "bob", "patient", str(followed.pk), followed.pk),
+        ("denied", "bob", "patient", str(missing), None),
+    ]
+    assert (
+        not AuditEvent.objects.filter(patient=followed)
+        .exclude(action__in=["create", "denied"])
+        .exists()
+    )
