@@ -1,8 +1,14 @@
-"""API tokens in the admin: listed with their last use, revoked by deleting; superusers only."""
+"""API tokens in the admin: listed with their last use, revoked by deleting; superusers only.
+
+Deleting is revoking: each token goes through `tokens.revoke`, as from the API,
+so the audit trail records who revoked which.
+"""
 
 from django.contrib import admin
+from django.db import transaction
 from rest_framework.authtoken.models import TokenProxy
 
+from . import tokens
 from .models import ApiToken
 
 # The old plain-text tokens are migrated into hashed ones (migration 0002): nothing to manage.
@@ -33,3 +39,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
+
+    def delete_model(self, request, obj):
+        tokens.revoke(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():  # every chosen token revoked and audited, or none
+            for token in queryset:
+                tokens.revoke(request, token)

@@ -103,8 +103,9 @@ def test_a_user_cannot_see_or_revoke_anothers_token(carol):
     assert ApiToken.objects.count() == 1
 
 
-def test_only_a_superuser_revokes_tokens_in_the_admin(carol):
+def test_only_a_superuser_revokes_tokens_in_the_admin_and_each_revocation_is_audited(carol):
     token = ApiToken.objects.create(user=carol, device="laptop")[0]
+    phone, tablet = (ApiToken.objects.create(user=carol, device=d)[0] for d in ("phone", "tab"))
     admin_user = UserFactory(role="admin", is_staff=True)
     root = UserFactory(is_superuser=True, is_staff=True)
     page = f"/admin/accounts/apitoken/{token.pk}/delete/"
@@ -113,8 +114,19 @@ def test_only_a_superuser_revokes_tokens_in_the_admin(carol):
     root_client.force_login(root)
 
     assert admin_client.post(page, {"post": "yes"}).status_code == 403
+    assert not AuditEvent.objects.filter(object_type="api_token").exists()
     assert root_client.post(page, {"post": "yes"}).status_code == 302
+    chosen = {"action": "delete_selected", "_selected_action": [phone.pk, tablet.pk]}
+    assert (
+        root_client.post("/admin/accounts/apitoken/", {**chosen, "post": "yes"}).status_code == 302
+    )
+
     assert not ApiToken.objects.exists()
+    one, *many = AuditEvent.objects.filter(object_type="api_token", action="delete").order_by("pk")
+    assert (one.username, one.object_id) == (root.username, token.token_key)
+    assert sorted((e.username, e.object_id) for e in many) == sorted(
+        (root.username, t.token_key) for t in (phone, tablet)
+    )
 
 
 def test_wrong_passwords_for_tokens_count_towards_the_lockout(carol):
