@@ -143,7 +143,7 @@ def names_a_diagnosis(text: str) -> str:
     return found.group(1).lower() if found else ""
 
 
-def _neutral(name: str, value: str, language: str) -> str:
+def neutral_blank(name: str, value: str, language: str) -> str:
     """A blank's value, or neutral words if it would name a diagnosis on a lock screen.
 
     An empty site is neutral words too: a number several sites share, or nobody's,
@@ -175,5 +175,5 @@ def render(kind: str, language: str, **context: str) -> str:
     more here: one that names a diagnosis is replaced by neutral words.
     """
     texts = TEMPLATES[kind]
-    context = {name: _neutral(name, value, language) for name, value in context.items()}
+    context = {name: neutral_blank(name, value, language) for name, value in context.items()}
     return texts.get(language, texts["en"]).format(**context)

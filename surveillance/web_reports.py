@@ -10,7 +10,9 @@ used or expired links 410, and those pages say nothing of the patient.
 
 Photos live under MEDIA_ROOT, which no URL serves: staff see them only
 through `lesion_photo`, for patients of their cohorts, audited; a photo
-retention erased answers 410.
+retention erased answers 410. Staff asking for another cohort's patient,
+report or photo get a 404, as for one that does not exist, and the audit
+trail keeps the probe.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -29,6 +31,7 @@ from django.views.decorators.http import require_http_methods
 from audit import trail as audit
 from cohorts.access import patients_for
 from cohorts.models import Patient
+from notifications.sms_templates import neutral_blank
 
 from .forms import (
     ANSWER_LABELS,
@@ -44,6 +47,15 @@ from .models import Flag, LesionPhoto, LesionReport, ReportLink
 from .triage import QUESTIONS
 
 # --- Services ------------------------------------------------------------------------
+
+
+def _mine_or_404(request, queryset, object_id, object_type: str, whose=audit.patient_id_of):
+    """The user's record with this id; else the probe is audited and the answer a plain 404."""
+    found = queryset.filter(pk=object_id).first()
+    if found is None:
+        audit.record_probe(request, queryset.model, object_id, object_type, whose)
+        raise Http404(f"No such {object_type}.")
+    return found
 
 
 def claim_link(link_id: int, at) -> bool:
@@ -170,7 +182,10 @@ def report_form(request: HttpRequest, nonce: str) -> HttpResponse:
         "form": form,
         "text": form.text,
         "language": language,
-        "greeting": form.text["greeting"].format(site=link.patient.cohort.site),
+        # The page is as public as an SMS: a site's name that names a diagnosis is not shown.
+        "greeting": form.text["greeting"].format(
+            site=neutral_blank("site", link.patient.cohort.site, language)
+        ),
     }
     return render(request, "lesions/public_form.html", context)
 
@@ -194,7 +209,8 @@ def report_thanks(request: HttpRequest, nonce: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def staff_report_form(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = get_object_or_404(patients_for(request.user).select_related("cohort"), pk=patient_id)
+    patients = patients_for(request.user).select_related("cohort")
+    patient = _mine_or_404(request, patients, patient_id, "patient")
     if request.method == "POST":
         form = StaffLesionReportForm(request.POST, request.FILES, language="en")
         if form.is_valid():
@@ -223,11 +239,13 @@ def answer_rows(report: LesionReport) -> list[tuple[str, str]]:
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def staff_report_recorded(request: HttpRequest, patient_id: int, report_id: int) -> HttpResponse:
-    report = get_object_or_404(
+    report = _mine_or_404(
+        request,
         LesionReport.objects.select_related("flag", "patient__cohort").filter(
             patient__in=patients_for(request.user), patient_id=patient_id
         ),
-        pk=report_id,
+        report_id,
+        "lesion_report",
     )
     flag = report.flag
     zone = ZoneInfo(report.patient.cohort.timezone)
@@ -248,11 +266,14 @@ def staff_report_recorded(request: HttpRequest, patient_id: int, report_id: int)
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def lesion_photo(request: HttpRequest, photo_id: int) -> HttpResponse:
-    photo = get_object_or_404(
+    photo = _mine_or_404(
+        request,
         LesionPhoto.objects.select_related("report").filter(
             report__patient__in=patients_for(request.user)
         ),
-        pk=photo_id,
+        photo_id,
+        "lesion_photo",
+        whose=lambda photo: photo.report.patient_id,
     )
     if photo.erased_at is not None:
         return HttpResponse(

@@ -127,6 +127,20 @@ def test_it_shows_the_questions_without_the_patients_name(client, link, patient)
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("language", "neutral"), [("en", "your clinic"), ("es", "su centro")])
+def test_a_site_name_that_names_a_diagnosis_is_not_shown(client, patient, language, neutral):
+    # Stored before the site's name was checked where it is entered (a 400 since).
+    type(patient.cohort).objects.filter(pk=patient.cohort_id).update(site="Breast Oncology Centre")
+    patient.contact.language = language
+    patient.contact.save()
+
+    body = client.get(f"/r/{make_link(patient).nonce}/").content.decode()
+
+    assert neutral in body
+    assert "Breast" not in body and "Oncology" not in body
+
+
+@pytest.mark.django_db
 def test_it_speaks_the_patients_language(client, patient):
     patient.contact.language = "es"
     patient.contact.save()
