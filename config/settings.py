@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_int, env_list, env_networks, env_str
+from .env import env_bool, env_float, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -245,9 +245,21 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "config.phi.PHIExceptionReporterFilter"
 # Rate limits must be shared by every web process: set CACHE_URL to Redis in
 # any deployment with more than one process.
 CACHE_URL = env_str("CACHE_URL")
+# How long one cache call may wait to connect, and then for Redis's answer: a Redis
+# host that drops packets costs a request this long per call, never a hang (every
+# cache use carries on without the cache when it fails).
+CACHE_TIMEOUT_SECONDS = env_float("CACHE_TIMEOUT_SECONDS", 1.0, minimum=0.01)
+CACHE_REDIS_OPTIONS = {
+    "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+    "socket_timeout": CACHE_TIMEOUT_SECONDS,
+}
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": CACHE_REDIS_OPTIONS,
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

@@ -64,7 +64,8 @@ def option(argv: list[str], name: str) -> str:
 def settings_env_vars() -> set[str]:
     return set(
         re.findall(
-            r"env_(?:str|bool|int|list|networks)\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']", SETTINGS_SOURCE
+            r"env_(?:str|bool|int|float|list|networks)\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']",
+            SETTINGS_SOURCE,
         )
     )
 
