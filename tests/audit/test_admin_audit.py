@@ -144,3 +144,20 @@ def test_it_records_an_update_saved_in_the_admin(admin_client, patient):
     viewed, updated = AuditEvent.objects.order_by("id")
     assert viewed.action == "view"
     assert (updated.action, updated.patient_id, updated.method) == ("update", patient.pk, "POST")
+
+
+def test_the_admin_autocomplete_records_the_patients_it_names(admin_client, patient, cohort_a):
+    other = PatientFactory(cohort=cohort_a, last_name="Someone-Else")
+    query = {"app_label": "scheduling", "model_name": "visit", "field_name": "patient"}
+
+    found = admin_client.get("/admin/autocomplete/", {**query, "term": patient.last_name})
+    nothing = admin_client.get("/admin/autocomplete/", {**query, "term": "no such name"})
+
+    assert found.status_code == nothing.status_code == 200
+    assert [row["id"] for row in found.json()["results"]] == [str(patient.pk)]
+    assert nothing.json()["results"] == []
+    [listed] = AuditEvent.objects.all()  # nothing shown, nothing recorded
+    assert (listed.action, listed.object_type) == ("list", "patient")
+    assert (listed.patient_ids, listed.object_ids) == ([patient.pk], [str(patient.pk)])
+    assert listed.reason == "admin:autocomplete for scheduling.visit.patient"
+    assert other.pk not in listed.patient_ids
