@@ -133,6 +133,24 @@ class VisitAdminForm(forms.ModelForm):
             raise forms.ValidationError(exc.detail) from exc
         return booked_at
 
+    def clean(self):
+        """A new place of a booked appointment is a booking again (`VisitAdmin.save_model`):
+        refused, with nothing saved, where the workflow ends (completed, cancelled). The note
+        is no transition: it may be corrected whatever the status."""
+        cleaned = super().clean()
+        status = self.instance.status
+        if (
+            "location" in self.changed_data
+            and cleaned.get("booked_at")
+            and Visit.Status.BOOKED not in Visit.TRANSITIONS[status]
+        ):
+            self.add_error(
+                "location",
+                f"A {status} visit cannot be booked again, so its place stays as it was: "
+                "write any correction in the note.",
+            )
+        return cleaned
+
 
 @admin.register(Visit)
 class VisitAdmin(AuditedAdminMixin, CohortScopedAdmin, admin.ModelAdmin):

@@ -84,3 +84,45 @@ def test_the_admin_actions_move_visits_through_the_workflow(client, coordinator,
 
     visit.refresh_from_db()
     assert (visit.status, visit.status_changed_by) == (Visit.Status.MISSED, coordinator)
+
+
+# The appointment of the visits below (now + 3 days) as the change page shows it, sent back.
+SHOWN_BOOKING = {"booked_at_0": "2026-06-04", "booked_at_1": "14:00:00"}
+
+
+@time_machine.travel("2026-06-01 14:00Z", tick=False)
+@pytest.mark.parametrize("step", ["complete", "cancel"])
+def test_a_done_visits_place_is_refused_with_a_message_and_nothing_changes(client, visit, step):
+    visit.book(timezone.now() + timedelta(days=3), location="Room 2")
+    getattr(visit, step)(note="as planned")
+
+    response = post_change(client, visit, **SHOWN_BOOKING, location="Room 9", note="moved")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"A {visit.status} visit cannot be booked again" in page
+    visit.refresh_from_db()
+    assert (visit.status, visit.location, visit.note) == (visit.status, "Room 2", "as planned")
+    assert visit.status in (Visit.Status.COMPLETED, Visit.Status.CANCELLED)
+
+
+@time_machine.travel("2026-06-01 14:00Z", tick=False)
+@pytest.mark.parametrize("step", ["complete", "cancel"])
+def test_a_done_visits_note_is_edited_without_a_transition(client, visit, step):
+    visit.book(timezone.now() + timedelta(days=3), location="Room 2")
+    getattr(visit, step)()
+    visit.refresh_from_db()
+    status, changed_at, booked_at = visit.status, visit.status_changed_at, visit.booked_at
+
+    note = "The patient brought her imaging report."
+    response = post_change(client, visit, **SHOWN_BOOKING, note=note)
+
+    assert response.status_code == 302, response.content[:2000]
+    visit.refresh_from_db()
+    assert visit.note == note
+    assert (visit.status, visit.status_changed_at, visit.booked_at, visit.location) == (
+        status,
+        changed_at,
+        booked_at,
+        "Room 2",
+    )
