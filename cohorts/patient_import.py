@@ -118,7 +118,7 @@ def build_patient(validated_data: dict) -> tuple[Patient, TumourProfile, dict]:
     """Unsaved objects and the phone's details, as PatientSerializer.create builds them."""
     data, details, _ = PatientSerializer.split(validated_data)
     profile = TumourProfile(**data.pop("profile"))
-    return Patient(**data), profile, details
+    return PatientSerializer.new_patient(data), profile, details
 
 
 def _boolean(value: str):

@@ -9,7 +9,7 @@ from notifications.models import ConsentSource, Language
 from notifications.phones import to_e164
 from notifications.validators import validate_time_zone
 
-from . import contacts, hooks, services
+from . import contacts, hooks, services, site_days
 from .access import cohorts_for, patients_for
 from .holiday_calendars import validate_subdivision
 from .models import Cohort, Patient, RiskAssessment, TumourProfile
@@ -254,11 +254,18 @@ class PatientSerializer(serializers.ModelSerializer):
         source = details.pop("sms_consent_source", "") or source
         return data, details, source
 
+    @staticmethod
+    def new_patient(data: dict) -> Patient:
+        """A patient of these fields, enrolled on their site's today unless a date is given
+        (the server's date is already tomorrow for an evening enrolment west of it)."""
+        data.setdefault("enrolled_on", site_days.today(data["cohort"]))
+        return Patient(**data)
+
     @transaction.atomic
     def create(self, validated_data):
         data, details, source = self.split(validated_data)
         profile = TumourProfile(**data.pop("profile"))
-        patient = Patient(**data)
+        patient = self.new_patient(data)
         contacts.bind([patient], [details], source, default_timezone=patient.cohort.timezone)
         try:
             with transaction.atomic():

@@ -19,6 +19,7 @@ from django.db.models import F, OuterRef, Subquery, prefetch_related_objects
 from django.utils import timezone
 
 from bulk_sql import writes
+from cohorts import site_days
 from cohorts.models import Patient
 
 from . import planner
@@ -57,12 +58,12 @@ def replan(patients: Sequence[Patient], now: datetime | None = None) -> None:
     if not patients:
         return
     now = now or timezone.now()
-    prefetch_related_objects(patients, "contact")  # their time zones, in one query
+    prefetch_related_objects(patients, "contact", "cohort")  # their time zones, in two queries
     protocol = Protocol.objects.active()
     rules = protocol.rules_by_tier()
     plans = {patient.pk: plan_for(patient, protocol, rules, now) for patient in patients}
     _follow_cohorts(patients)
-    _sync_visits(patients, plans, protocol, timezone.localdate(now))
+    _sync_visits(patients, plans, protocol, now)
     _cancel_overdue_of_inactive(patients, now)
     _sync_series(patients, plans, protocol)
 
@@ -85,13 +86,16 @@ def _follow_cohorts(patients) -> None:
     )
 
 
-def _sync_visits(patients, plans, protocol: Protocol, today: date) -> None:
-    """Replace the future planned visits that no longer match the plan."""
+def _sync_visits(patients, plans, protocol: Protocol, now: datetime) -> None:
+    """Replace the future planned visits that no longer match the plan; a window still
+    open on the site's date (not the server's) is still ahead."""
     stored = defaultdict(list)
     for visit in Visit.objects.filter(patient__in=patients).exclude(status=Visit.Status.CANCELLED):
         stored[visit.patient_id].append(visit)
+    site_today = {p.cohort_id: site_days.today(p.cohort, now) for p in patients}
     stale, fresh, repointed = [], [], []
     for patient in patients:
+        today = site_today[patient.cohort_id]
         replaceable, fixed = _split(stored[patient.pk], today)
         wanted = {
             _visit_key(v): v

@@ -1,10 +1,16 @@
 """A patient's phone details live on the number's contact and are served on the patient."""
 
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
 import pytest
 import time_machine
 
 from cohorts.models import Cohort, Patient
+from cohorts.risk import Tier
 from notifications.models import Contact
+from scheduling import planner
+from scheduling.models import Protocol
 from tests.api.test_patients import patient_payload
 from tests.factories import PatientFactory
 
@@ -94,3 +100,27 @@ def test_an_admin_cannot_give_a_cohort_an_unknown_time_zone(api, admin_user, coh
     assert "timezone" in response.json()
     cohort_a.refresh_from_db()
     assert cohort_a.timezone == "UTC"
+
+
+def test_an_evening_enrolment_west_of_the_server_counts_the_sites_date(api, alice, cohort_a):
+    """At 20:00 in Los Angeles the server's (UTC) date is already tomorrow: the patient is
+    enrolled on the site's date, and a visit whose window closes that day is still planned."""
+    Cohort.objects.filter(pk=cohort_a.pk).update(timezone="America/Los_Angeles")
+    payload = patient_payload(cohort_a)
+    del payload["enrolled_on"]
+    treatment_end = date.fromisoformat(payload["profile"]["treatment_end_date"])
+    rules = Protocol.objects.active().rules_by_tier()[Tier.HIGH]
+    planned = planner.plan(
+        rules, treatment_end=treatment_end, enrolled_on=treatment_end,
+        timezone="America/Los_Angeles", reminder_time=time(9, 30),
+    )  # fmt: skip
+    last_day = min(visit.window_end for visit in planned.visits)
+    evening = datetime.combine(last_day, time(20), tzinfo=ZoneInfo("America/Los_Angeles"))
+
+    with time_machine.travel(evening):
+        assert evening.astimezone(UTC).date() > last_day
+        body = api(alice).post(PATIENTS, payload, format="json").json()
+
+    patient = Patient.objects.get(pk=body["id"])
+    assert (patient.risk_tier, body["enrolled_on"]) == (Tier.HIGH, last_day.isoformat())
+    assert patient.visits.filter(window_end=last_day).exists()
