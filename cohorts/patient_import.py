@@ -260,8 +260,33 @@ def enrol(rows: list[Row], batch_size: int, by, progress: Progress = no_progress
     return [patient for patient, _, _ in built]
 
 
-def audit(request, digest: str, cohort: Cohort, patients: list[Patient], refused: int) -> None:
-    """Who imported which file (its SHA-256) into which cohort, and each patient it enrolled."""
+def audit(
+    request,
+    digest: str,
+    cohort: Cohort,
+    patients: list[Patient],
+    refused: int,
+    failed: str = "",
+) -> None:
+    """Who imported which file (its SHA-256) into which cohort, and each patient it enrolled.
+
+    An import that failed as a whole says so in `failed` (a short phrase, never a row's
+    contents): its row is written all the same, with the rows known to be refused.
+    """
     summary = f"cohort {cohort.pk}: {len(patients)} accepted, {refused} refused"
+    if failed:
+        summary = f"{summary}; failed: {failed}"
     trail.record(request, trail.Action.IMPORT, None, "patient_import", digest, summary)
     trail.record(request, trail.Action.IMPORT, patients, "patient", reason=f"import {digest[:16]}")
+
+
+def zones_summary(rows: list[Row], patients: list[Patient], cohort: Cohort) -> str:
+    """Which time zones the enrolled patients' reminders follow, and how many took the
+    cohort's: what the command and the staff import say when they are done."""
+    zones = Counter(patient.timezone for patient in patients)
+    defaulted = sum(1 for row in rows if not row.cells.get("timezone"))
+    listed = ", ".join(f"{zone}={count}" for zone, count in sorted(zones.items()))
+    return (
+        f"Time zones: {listed or 'none'}; {defaulted} rows gave no zone and took the "
+        f"cohort's ({cohort.timezone}) unless their number already had one."
+    )

@@ -7,6 +7,10 @@ transaction hides it from the page until the end (with the cache down, the
 import goes on and the page shows no progress). A worker that dies midway
 leaves nothing enrolled and the import `running`: the task is acknowledged
 late, so another worker runs it again.
+
+A CSV import is audited however it ends (who, the file's SHA-256, the rows
+accepted and refused), as the command's; one that enrolled says, as the
+command does, which time zones its patients were given.
 """
 
 import io
@@ -44,6 +48,7 @@ def run(import_id: int) -> str:
     refused = [f"row {row.line}: {error}" for row in invalid for error in row.errors]
     if invalid and not job.valid_only:
         problem = f"{len(invalid)} of {len(rows)} rows are invalid now; nothing was imported."
+        _audit(job, [], len(invalid), failed="rows invalid now")
         return _finish(job, Status.FAILED, refused=refused, problem=problem)
     valid = [row for row in rows if not row.errors]
     put(job.progress_key, 0, PROGRESS_KEEP)
@@ -51,10 +56,22 @@ def run(import_id: int) -> str:
         patients = patient_import.enrol(valid, BATCH, job.user, progress=_counted(job, len(valid)))
     except IntegrityError as exc:
         problem = f"The database refused the import, nothing was imported: {exc}"
+        _audit(job, [], len(invalid), failed="the database refused it")
         return _finish(job, Status.FAILED, refused=refused, problem=problem)
+    _audit(job, patients, len(invalid))
+    summary = _fitted(patient_import.zones_summary(valid, patients, job.cohort))
+    return _finish(job, Status.DONE, refused=refused, accepted=len(patients), summary=summary)
+
+
+def _audit(job: PatientImport, patients: list, refused: int, failed: str = "") -> None:
     request = trail.system_request(job.user, f"staff import {job.pk}")
-    patient_import.audit(request, job.digest, job.cohort, patients, len(invalid))
-    return _finish(job, Status.DONE, refused=refused, accepted=len(patients))
+    patient_import.audit(request, job.digest, job.cohort, patients, refused, failed)
+
+
+def _fitted(text: str) -> str:
+    """Cut to the summary's length (a cohort's patients in many zones), visibly."""
+    room = PatientImport._meta.get_field("summary").max_length
+    return text if len(text) <= room else f"{text[: room - 1]}…"
 
 
 def _run_bundle(job: PatientImport) -> str:

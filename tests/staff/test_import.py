@@ -6,9 +6,11 @@ import io
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError
 from django.test import Client
 
 from audit.models import AuditEvent
+from cohorts import patient_import
 from cohorts.models import Patient
 from staff import import_runs
 from staff.models import PatientImport
@@ -82,9 +84,14 @@ def test_a_file_with_bad_rows_is_previewed_and_only_its_valid_rows_enrolled_on_r
     assert (job.status, job.accepted, len(job.refused)) == ("done", 1, 2)
     assert job.text == ""  # the file named patients: not kept once imported
     assert Patient.objects.get().risk_tier == "high"
-    assert AuditEvent.objects.filter(action="import", object_type="patient_import").exists()
+    imported = AuditEvent.objects.get(action="import", object_type="patient_import")
+    assert (imported.username, imported.object_id) == ("alice", job.digest)
+    assert imported.reason == f"cohort {cohort_a.pk}: 1 accepted, 2 refused"
     done = client.get(f"/staff/import/{job.pk}/progress/").content.decode()
     assert "Done: 1 patient enrolled and planned" in done
+    # As the command says it: which zones the patients were given.
+    said = f"Time zones: {Patient.objects.get().timezone}=1; 1 rows gave no zone and took the"
+    assert job.summary.startswith(said) and said in done
 
 
 @time_machine.travel("2026-06-02 14:00Z")
@@ -99,6 +106,33 @@ def test_a_patient_enrolled_since_the_preview_stops_an_all_or_nothing_import(cli
     job.refresh_from_db()
     assert "nothing was imported" in job.problem
     assert not Patient.objects.filter(mrn="WEB-0001").exists()
+    # Audited as a successful import is: who, which file, what was accepted and refused.
+    [failed] = AuditEvent.objects.filter(action="import")
+    assert (failed.username, failed.object_type, failed.object_id) == (
+        "alice",
+        "patient_import",
+        job.digest,
+    )
+    assert failed.reason == f"cohort {cohort_a.pk}: 0 accepted, 1 refused; failed: rows invalid now"
+
+
+@time_machine.travel("2026-06-02 14:00Z")
+def test_an_import_the_database_refuses_is_audited_too(client, cohort_a, monkeypatch):
+    client.post("/staff/import/", {"cohort": cohort_a.pk, "file": csv_file(person(1))})
+    job = PatientImport.objects.get()
+    client.post(f"/staff/import/{job.pk}/start/")
+
+    def refuse(*args, **kwargs):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(patient_import, "enrol", refuse)
+
+    assert import_runs.run(job.pk) == "failed"
+    [failed] = AuditEvent.objects.filter(action="import")
+    assert (failed.username, failed.object_id) == ("alice", job.digest)
+    assert failed.reason == (
+        f"cohort {cohort_a.pk}: 0 accepted, 0 refused; failed: the database refused it"
+    )
 
 
 @pytest.mark.parametrize(

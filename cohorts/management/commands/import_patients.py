@@ -149,7 +149,7 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write("Tiers: " + ", ".join(f"{tier}={tiers[tier.value]}" for tier in Tier))
-        self.stdout.write(self._zones(valid, patients, chosen))
+        self.stdout.write(patient_import.zones_summary(valid, patients, chosen))
 
     @staticmethod
     def _audit(by, path: str, cohort: Cohort, patients: list[Patient], refused: int) -> None:
@@ -157,17 +157,6 @@ class Command(BaseCommand):
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
         request = trail.system_request(by, "manage.py import_patients")
         patient_import.audit(request, digest, cohort, patients, refused)
-
-    @staticmethod
-    def _zones(rows: list[Row], patients: list[Patient], cohort: Cohort) -> str:
-        """Which time zones the patients' reminders follow, and how many took the cohort's."""
-        zones = Counter(patient.timezone for patient in patients)
-        defaulted = sum(1 for row in rows if not row.cells.get("timezone"))
-        listed = ", ".join(f"{zone}={count}" for zone, count in sorted(zones.items()))
-        return (
-            f"Time zones: {listed or 'none'}; {defaulted} rows gave no zone and took the "
-            f"cohort's ({cohort.timezone}) unless their number already had one."
-        )
 
     # Who and where
 
