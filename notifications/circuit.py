@@ -10,7 +10,8 @@ A provider outage must not use up the messages: while it lasts, nobody sends.
   (`hold_reason` "provider_outage") without spending an attempt.
 - Half-open: when the cool-off ends, one worker probes with one message; the
   others keep waiting. A success closes the circuit and the outbox drains in
-  order (by `send_after`); a failure opens it again, for longer.
+  the order its messages were due (`dispatch.take_wake_ups`); a failure opens
+  it again, for longer.
 
 If the cache itself is unreachable, the breaker lets messages go: sending as
 before is better than not sending at all.

@@ -31,6 +31,7 @@ from functools import cache
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bulk_sql import writes
@@ -55,10 +56,17 @@ WAKE_AGAIN_AFTER = timedelta(minutes=2)
 # pg_advisory_xact_lock's key for waking dispatchers (any number unused by other locks).
 WAKERS_LOCK = 0x5EAD0001
 
+# A message's place in line: when it was first due. Holding it for a provider outage
+# and retrying it move its send_after, not its place (`first_due_at` keeps it), so the
+# outbox resumes in the order its messages were due, not in the order they were held.
+IN_LINE = Coalesce("first_due_at", "send_after")
+KEEP_PLACE = {"first_due_at": IN_LINE}
+
 
 @transaction.atomic
 def take_wake_ups(now: datetime, limit: int = 1000) -> list[int]:
-    """Due messages no dispatcher was woken for lately; marks them woken.
+    """Due messages no dispatcher was woken for lately, in line (when they were first
+    due, then by id); marks them woken.
 
     One waker at a time (beat, the sweep and a full batch's follow-up may all
     call at once): the second waits for the first to commit. Run side by side,
@@ -72,7 +80,7 @@ def take_wake_ups(now: datetime, limit: int = 1000) -> list[int]:
     ids = list(
         Message.objects.select_for_update(skip_locked=True)
         .filter(not_woken, status=Status.QUEUED, send_after__lte=now)
-        .order_by("send_after")
+        .order_by(IN_LINE, "pk")
         .values_list("pk", flat=True)[:limit]
     )
     Message.objects.filter(pk__in=ids).update(woken_at=now)
@@ -221,9 +229,14 @@ def _stopped(message: Message, contact: Contact, landing: datetime) -> str:
 
 
 def _hold_for_outage(ids: list[int], until: datetime) -> dict[int, str]:
-    """The provider is down: the messages wait for the circuit, spending no attempt."""
+    """The provider is down: the messages wait for the circuit, spending no attempt, and
+    keep their place in line (all wait until the same moment)."""
     Message.objects.filter(pk__in=ids, status=Status.QUEUED, send_after__lt=until).update(
-        send_after=until, hold_reason="provider_outage", woken_at=None, modified_on=timezone.now()
+        **KEEP_PLACE,
+        send_after=until,
+        hold_reason="provider_outage",
+        woken_at=None,
+        modified_on=timezone.now(),
     )
     return dict.fromkeys(ids, "held: provider outage")
 
@@ -326,11 +339,13 @@ def _retry_later(message: Message, exc: TransportError) -> str:
 
     Such a try is not an attempt: it spends nothing of SMS_MAX_ATTEMPTS, so an
     outage never fails a message for good. Its useful life bounds the retries
-    (it expires instead). The wait grows with the message's age, up to an hour.
+    (it expires instead). The wait grows with the message's age, up to an hour;
+    the message keeps its place in line.
     """
     now = timezone.now()
     _record(
         message,
+        **KEEP_PLACE,
         status=Status.QUEUED,
         attempts=message.attempts - 1,
         send_after=now + backoff_for_age(now - message.created_on),

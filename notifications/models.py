@@ -169,6 +169,12 @@ class Message(models.Model):
         help_text="Not sent by then (an outage, a long hold): it expires instead of going late.",
     )
     hold_reason = models.CharField(max_length=20, blank=True)
+    first_due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was due before a provider outage or a retry moved its send_after: "
+        "its place in line, so that the outbox resumes in due order.",
+    )
     # When a dispatcher was last woken for it: a wake-up is sent again only if
     # this one seems lost, so a backlog does not flood the broker.
     woken_at = models.DateTimeField(null=True, blank=True)
