@@ -9,8 +9,10 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import two_factor
 from audit.models import AuditEvent
 from tests.factories import STAFF_PASSWORD, UserFactory, with_password
 
@@ -132,3 +134,23 @@ def signed_in_or_status(user) -> int:
         .post("/accounts/login/", {"username": user.username, "password": PASSWORD})
         .status_code
     )
+
+
+def test_a_superuser_resets_a_second_factor_by_deleting_the_devices_in_the_admin(
+    two_factor_device,
+):
+    lead = user_with_password(role="clinical_lead")
+    two_factor_device(lead)
+    two_factor.new_recovery_codes(lead)  # the phone is lost, and the codes with it
+    root = user_with_password(is_superuser=True)
+    root_app = two_factor_device(root)
+    admin = signed_in(root)
+    admin.post("/accounts/verify/", {"code": root_app.current_code()})
+
+    for device in (TOTPDevice.objects.get(user=lead), StaticDevice.objects.get(user=lead)):
+        page = f"/admin/{device._meta.app_label}/{device._meta.model_name}/{device.pk}/delete/"
+        assert admin.post(page, {"post": "yes"}).status_code == 302
+
+    assert not two_factor.enrolled(lead)
+    response = signed_in(lead).get("/admin/")  # asked to enrol a new app at the next sign-in
+    assert response.headers["Location"].startswith("/accounts/two-factor/setup/")
