@@ -43,6 +43,8 @@ class Day:
     due: list = field(default_factory=list)
     due_total: int = 0
     booked_total: int = 0
+    in_window: int = 0
+    shade: int = 0
     in_month: bool = True
 
     @property
@@ -105,6 +107,7 @@ def _days(cohorts, span: Span, wanted: Q, cap: int = SHOWN_PER_DAY) -> list[Day]
     booked = _booked(mine, cohorts, dates)
     for day, _ in booked:
         days[day].booked_total += 1
+    _shade(days, _open_windows(mine.filter(status=Visit.Status.PLANNED), dates))
     if span.view == "month":  # a month shows how many; a week and a day's page show who
         return list(days.values())
     shown = [(day, pk) for day, pks in _by_day(booked).items() for pk in pks[:cap]]
@@ -125,6 +128,42 @@ def _days(cohorts, span: Span, wanted: Q, cap: int = SHOWN_PER_DAY) -> list[Day]
     for visit in shown_due:
         days[visit.due_date].due.append(visit)
     return list(days.values())
+
+
+def _open_windows(planned, dates: list[date]) -> dict[date, int]:
+    """How many planned visits' windows are open on each day (the calendar's shading).
+
+    A window open on a shown day ends on or after the first and starts no earlier than
+    the widest window before its end: one range of the `visit_owed_window_end` index,
+    read as counts per distinct window and summed per day."""
+    first, last = dates[0], dates[-1]
+    windows = (
+        planned.filter(
+            window_end__gte=first,
+            window_end__lte=last + Visit.widest_window(),
+            window_start__lte=last,
+        )
+        .order_by()
+        .values_list("window_start", "window_end")
+        .annotate(n=Count("cohort"))
+    )
+    change = defaultdict(int)
+    for start, end, n in windows:
+        change[max(start, first)] += n
+        change[min(end, last) + timedelta(days=1)] -= n
+    open_on, running = {}, 0
+    for day in dates:
+        running += change[day]
+        open_on[day] = running
+    return open_on
+
+
+def _shade(days: dict[date, Day], open_on: dict[date, int]) -> None:
+    """Each day's share of the busiest shown day's open windows, in three steps."""
+    busiest = max(open_on.values(), default=0)
+    for day, count in open_on.items():
+        days[day].in_window = count
+        days[day].shade = -(-3 * count // busiest) if busiest else 0
 
 
 def _by_day(booked: list[tuple[date, int]]) -> dict[date, list[int]]:

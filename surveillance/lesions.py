@@ -320,7 +320,7 @@ def add_urgent_visit(
         kind=Visit.Kind.URGENT,
         due_date=today,
         window_start=today,
-        window_end=today + timedelta(days=7),
+        window_end=today + Visit.URGENT_WINDOW,
         note=f"Urgent review of skin report (flag {flag.pk}).",
     )
     if booked_at is not None:

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -13,7 +13,7 @@ from cohorts.models import Cohort, Patient
 from notifications.models import Message
 from notifications.validators import validate_sms_safe
 
-from .protocols import Protocol
+from .protocols import Protocol, ProtocolVisitRule
 
 # How an appointment time is written in its reminders' keys (UTC).
 REMINDER_KEY_STAMP = "%Y%m%dT%H%M%SZ"
@@ -24,7 +24,11 @@ class InvalidTransition(Exception):
 
 
 class Visit(models.Model):
-    """One follow-up visit, materialised with its due date and window."""
+    """One follow-up visit, materialised with its due date and window.
+
+    A window comes from a protocol rule (due date ± its `window_days`) or is an
+    urgent visit's week: never wider than `widest_window()`.
+    """
 
     class Kind(models.TextChoices):
         CLINIC = "clinic"
@@ -58,6 +62,7 @@ class Visit(models.Model):
     # Statuses that still owe the patient a visit.
     OPEN = (Status.PLANNED, Status.BOOKED, Status.MISSED)
     DUE_SOON_DAYS = 14
+    URGENT_WINDOW = timedelta(days=7)  # an urgent visit (a lesion flag's) is due within a week
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
     # The patient's cohort, copied (on save, by planning, and when a patient moves: see
@@ -108,10 +113,11 @@ class Visit(models.Model):
             models.Index(fields=["patient", "due_date"], name="visit_patient_due"),
             # Overdue (scheduling.overdue): a cohort's owed visits whose window has ended,
             # and the missed ones. Each index holds the status and the list's order, so the
-            # dashboard counts and the overdue list pages read the index alone.
+            # dashboard counts and the overdue list pages read the index alone; the first
+            # holds the window's start too, for the staff calendar's open windows per day.
             models.Index(
                 fields=["cohort", "window_end"],
-                include=["status", "due_date", "kind", "id"],
+                include=["status", "due_date", "kind", "id", "window_start"],
                 condition=Q(status__in=["planned", "booked"]),
                 name="visit_owed_window_end",
             ),
@@ -172,6 +178,12 @@ class Visit(models.Model):
         if self.cohort_id is None:
             self.cohort_id = self.patient.cohort_id
         super().save(*args, **kwargs)
+
+    @classmethod
+    def widest_window(cls) -> timedelta:
+        """The widest a visit's window can be: any rule's, of any protocol version, or urgent."""
+        widest = ProtocolVisitRule.objects.aggregate(days=Max("window_days"))["days"] or 0
+        return max(2 * timedelta(days=widest), cls.URGENT_WINDOW)
 
     def state_on(self, today: date) -> str:
         """Care-gap reading of the visit on `today`."""

@@ -143,3 +143,27 @@ def test_a_step_goes_back_to_the_page_it_came_from_never_to_another_site(alice, 
     assert back["Location"] == day_page
     assert elsewhere["Location"] == "/staff/"
     assert "Booked for" in client.get(day_page).content.decode()  # said once, on the next page
+
+
+@time_machine.travel(TUESDAY)
+def test_each_day_is_shaded_by_the_windows_open_on_it(alice, due_on_clinic_day, cohort_b):
+    closing = due_on_clinic_day[0]
+    Visit.objects.filter(pk=closing.pk).update(  # its window closes on Wednesday
+        due_date=date(2026, 5, 27), window_end=date(2026, 6, 3)
+    )
+    PatientFactory(cohort=cohort_b, tier="high")  # another cohort's windows are not counted
+    week = [date(2026, 6, 1) + timedelta(days=n) for n in range(7)]
+    mine = Visit.objects.filter(cohort=due_on_clinic_day[0].cohort_id, status="planned")
+
+    def open_on(day):  # the oracle: one count a day
+        return mine.filter(window_start__lte=day, window_end__gte=day).count()
+
+    page = signed_in(alice).get("/staff/calendar/", {"start": "2026-06-02"}).content.decode()
+    cells = {day: page.split(f'href="/staff/calendar/{day}/"')[1].split("</td>")[0] for day in week}
+
+    assert open_on(date(2026, 6, 3)) == open_on(date(2026, 6, 4)) + 1
+    for day in week:
+        assert f"{open_on(day)} in window" in cells[day]
+    busiest = max(open_on(day) for day in week)
+    shaded = page.split('href="/staff/calendar/2026-06-03/"')[0].rsplit("<td", 1)[1]
+    assert f"window-{-(-3 * open_on(date(2026, 6, 3)) // busiest)}" in shaded
