@@ -86,7 +86,7 @@ def test_swagger_ui_shows_the_api_title(page, live_server, coordinator):
     page.goto(f"{live_server.url}/api/docs/")
 
     # Swagger UI is served from drf-spectacular-sidecar's static files, not a CDN.
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text(API_TITLE, timeout=15_000)
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text(API_TITLE)
     expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
     assert errors == []
 

@@ -88,7 +88,7 @@ def gunicorn(tmp_path):
     yield start
     for process in processes:
         process.terminate()
-        process.wait(timeout=20)
+        process.wait(timeout=REQUEST_TIMEOUT)  # returns as soon as gunicorn has stopped
 
 
 def _wait_for(base: str, process: subprocess.Popen) -> None:

@@ -578,19 +578,19 @@ def test_it_skips_an_expired_questionnaire_another_transaction_holds(client, clo
             with transaction.atomic():
                 Questionnaire.objects.select_for_update().get(patient=patient)
                 held.set()
-                release.wait(10)
+                release.wait(60)
         finally:
             connection.close()
             done.set()
 
     holder = threading.Thread(target=hold_the_row)
     holder.start()
-    assert held.wait(10)
+    assert held.wait(60)
     try:
         assert questionnaire.close_expired(timezone.now()) == 0  # skipped, not waited for
     finally:
         release.set()
-        holder.join(10)
+        holder.join(60)
     assert done.is_set()
 
     assert questionnaire.close_expired(timezone.now()) == 1
