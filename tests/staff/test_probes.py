@@ -11,6 +11,7 @@ from audit.models import AuditEvent
 from notifications import inbound
 from staff.models import PatientImport
 from surveillance import lesions
+from surveillance.models import LesionPhoto
 from tests.factories import PatientFactory
 from tests.staff.helpers import signed_in
 
@@ -45,6 +46,10 @@ ROUTES = [
     ("post", "/staff/visits/{id}/complete/", "visit"),
     ("post", "/staff/messages/{id}/review/", "message"),
     ("post", "/staff/messages/{id}/reply/", "message"),
+    ("get", "/patients/{id}/lesion-report/", "patient"),
+    ("post", "/patients/{id}/lesion-report/", "patient"),
+    ("get", "/patients/{patient}/lesion-reports/{id}/", "lesion_report"),
+    ("get", "/lesion-photos/{id}/", "lesion_photo"),
 ]
 
 
@@ -54,15 +59,21 @@ def test_another_cohorts_record_is_a_404_like_none_and_the_probe_is_audited(
     bob, cohort_a, cohort_b, method, path, kind
 ):
     patient = PatientFactory(cohort=cohort_a, tier="high")
+    flag = lesions.record_report(patient, "staff", RED_FLAGS)
     records = {
         "patient": patient,
-        "flag": lesions.record_report(patient, "staff", RED_FLAGS),
+        "flag": flag,
         "visit": patient.visits.first(),
         "message": inbound_from(patient, "I have a question"),
+        "lesion_report": flag.report,
+        "lesion_photo": LesionPhoto.objects.create(
+            report=flag.report, content_type="image/png", size=1, image="lesion-photos/x.png"
+        ),
     }
     theirs = records[kind]
     before = AuditEvent.objects.count()
     client = signed_in(bob)
+    path = path.replace("{patient}", str(patient.pk))
 
     other = getattr(client, method)(path.format(id=theirs.pk), {"note": "x"})
     missing = getattr(client, method)(path.format(id=NOBODY), {"note": "x"})

@@ -330,7 +330,8 @@ def test_it_saves_a_valid_png_privately_and_serves_it_only_to_the_patients_team(
     assert anonymous.status_code == 302
     assert anonymous["Location"].startswith("/accounts/login/")
     assert logged_in(bob).get(url).status_code == 404
-    assert AuditEvent.objects.filter(object_type="lesion_photo").count() == 0
+    [probe] = AuditEvent.objects.filter(object_type="lesion_photo")  # no view: the probe
+    assert (probe.action, probe.username, probe.patient_id) == ("denied", "bob", patient.pk)
 
     response = logged_in(alice).get(url)
 
@@ -338,8 +339,8 @@ def test_it_saves_a_valid_png_privately_and_serves_it_only_to_the_patients_team(
     assert b"".join(response.streaming_content) == content
     assert response["Content-Type"] == "image/png"
     assert response["Cache-Control"] == "private, no-store"
-    [event] = AuditEvent.objects.filter(object_type="lesion_photo")
-    assert (event.action, event.user, event.patient_id) == ("view", alice, patient.pk)
+    [event] = AuditEvent.objects.filter(object_type="lesion_photo", action="view")
+    assert (event.user, event.patient_id) == (alice, patient.pk)
     assert event.object_id == str(photo.pk)
 
 
@@ -461,11 +462,17 @@ def test_it_hides_staff_entry_from_another_cohort(bob, patient, link):
     assert response.status_code == 404
     assert "Rosalind" not in response.content.decode()
     assert LesionReport.objects.count() == 0
-    assert AuditEvent.objects.count() == 0
+    # Nothing shown or written: only the probes, kept for the admins.
+    probes = AuditEvent.objects.order_by("pk")
+    assert [(e.action, e.username, e.object_type, e.patient_id) for e in probes] == [
+        ("denied", "bob", "patient", patient.pk),
+        ("denied", "bob", "patient", patient.pk),
+    ]
 
     client.post(f"/r/{link.nonce}/", ROUTINE)
     report = LesionReport.objects.get()
     assert client.get(f"/patients/{patient.pk}/lesion-reports/{report.pk}/").status_code == 404
+    assert AuditEvent.objects.filter(action="denied", object_type="lesion_report").exists()
 
 
 @pytest.mark.django_db
