@@ -12,6 +12,7 @@ from notifications import circuit, dispatch
 from notifications.models import Message
 from tests.factories import PatientFactory, UserFactory
 from tests.notifications.test_twilio_dispatch import queue, to
+from tests.staff.helpers import signed_in
 
 pytestmark = [pytest.mark.django_db]
 
@@ -80,6 +81,22 @@ def test_the_dashboard_shows_the_outage(fake, clock, patients):
 
     assert body["sms_provider"]["outage"] is True
     assert body["sms_provider"]["since"] is not None
+
+
+def test_the_staff_dashboard_shows_the_outage(fake, clock, patients):
+    admin = UserFactory(role="admin")
+    banner = "SMS sending is held: the provider has been unreachable since"
+    assert banner not in signed_in(admin).get("/staff/dashboard/").content.decode()
+    ids = [queue(patient).pk for patient in patients]
+    fake.stop()
+    dispatch_due(ids)
+
+    page = signed_in(admin).get("/staff/dashboard/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert banner in html
+    assert 'role="alert"' in html[: html.index(banner)].rsplit("<p", 1)[-1]
 
 
 def test_an_answer_from_the_provider_is_no_outage(fake, clock, patients):

@@ -39,6 +39,23 @@ def test_it_queues_one_message_per_due_occurrence_and_advances_the_series():
 
 
 @time_machine.travel(NOW)
+def test_a_self_exam_reminder_expires_when_the_next_one_of_its_series_is_due(sms_outbox):
+    patient = PatientFactory(tier="very_high")  # weekly in years 1-3
+    series = make_due(patient, ago=timedelta(days=10))  # a catch-up: one missed since
+
+    sweep()
+
+    [reminder] = Message.objects.filter(patient=patient, kind="self_exam")
+    series.refresh_from_db()
+    assert reminder.expires_at == series.next_due_at  # superseded by the next one
+    assert timezone.now() < reminder.expires_at <= timezone.now() + timedelta(days=7)
+    with time_machine.travel(reminder.expires_at, tick=False):  # held until then
+        assert dispatch.send(reminder.pk) == "not claimable"
+    reminder.refresh_from_db()
+    assert reminder.status == "expired" and sms_outbox == []
+
+
+@time_machine.travel(NOW)
 def test_it_writes_nothing_twice_for_the_same_occurrence():
     patient = PatientFactory(tier="high")
     series = make_due(patient)
