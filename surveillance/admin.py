@@ -54,6 +54,9 @@ class FlagAdmin(AuditedAdminMixin, CohortScopedAdmin, SimpleHistoryAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # a flag is resolved, never lost (erasure has its own path: records)
+
 
 @admin.register(LesionReport)
 class LesionReportAdmin(AuditedAdminMixin, CohortScopedAdmin, admin.ModelAdmin):
@@ -74,3 +77,6 @@ class LesionReportAdmin(AuditedAdminMixin, CohortScopedAdmin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # what a patient reported is kept (erasure has its own path: records)

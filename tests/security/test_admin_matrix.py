@@ -94,8 +94,8 @@ EXPECTED = {
     "cohorts.Patient": ("view add change",) * 4,  # never deleted: withdrawn or erased
     "scheduling.Visit": ("view change",) * 4,  # planned, never added or deleted here
     "scheduling.ReminderSeries": ("view",) * 4,  # re-planning owns them
-    "surveillance.Flag": ("view", "view", "view", "view change delete"),  # review by the API
-    "surveillance.LesionReport": ("view", "view", "view", "view change delete"),
+    "surveillance.Flag": ("view", "view", "view", "view change"),  # review by the API
+    "surveillance.LesionReport": ("view", "view", "view", "view change"),  # kept, never deleted
     "surveillance.Holiday": ("view", "view", ALL, ALL),
     # Ours, with no cohort.
     "scheduling.Protocol": ("view", ALL, ALL, ALL),  # a draft: an active version is frozen
