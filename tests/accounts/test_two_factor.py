@@ -152,5 +152,9 @@ def test_a_superuser_resets_a_second_factor_by_deleting_the_devices_in_the_admin
         assert admin.post(page, {"post": "yes"}).status_code == 302
 
     assert not two_factor.enrolled(lead)
+    resets = AuditEvent.objects.filter(action="delete", object_type="two_factor", user=root)
+    assert set(resets.values_list("reason", flat=True)) == {
+        f"{model._meta.verbose_name} of {lead}" for model in (TOTPDevice, StaticDevice)
+    }
     response = signed_in(lead).get("/admin/")  # asked to enrol a new app at the next sign-in
     assert response.headers["Location"].startswith("/accounts/two-factor/setup/")
