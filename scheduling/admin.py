@@ -139,15 +139,19 @@ class VisitAdminForm(forms.ModelForm):
         is no transition: it may be corrected whatever the status."""
         cleaned = super().clean()
         status = self.instance.status
-        if (
-            "location" in self.changed_data
-            and cleaned.get("booked_at")
-            and Visit.Status.BOOKED not in Visit.TRANSITIONS[status]
-        ):
+        if "location" not in self.changed_data or not cleaned.get("booked_at"):
+            return cleaned
+        if Visit.Status.BOOKED not in Visit.TRANSITIONS[status]:
             self.add_error(
                 "location",
                 f"A {status} visit cannot be booked again, so its place stays as it was: "
                 "write any correction in the note.",
+            )
+        elif status != Visit.Status.BOOKED and "booked_at" not in self.changed_data:
+            self.add_error(
+                "booked_at",
+                f"A {status} visit is booked again at a new time: give the new appointment's "
+                "time with its place.",
             )
         return cleaned
 

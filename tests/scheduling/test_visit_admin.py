@@ -107,6 +107,19 @@ def test_a_done_visits_place_is_refused_with_a_message_and_nothing_changes(clien
 
 
 @time_machine.travel("2026-06-01 14:00Z", tick=False)
+def test_a_missed_visit_is_not_booked_again_at_its_old_time_by_a_new_place(client, visit):
+    visit.book(timezone.now() + timedelta(days=3), location="Room 2")
+    visit.miss(note="did not come")
+
+    response = post_change(client, visit, **SHOWN_BOOKING, location="Room 9")
+
+    assert response.status_code == 200
+    assert "A missed visit is booked again at a new time" in response.content.decode()
+    visit.refresh_from_db()
+    assert (visit.status, visit.location) == (Visit.Status.MISSED, "Room 2")
+
+
+@time_machine.travel("2026-06-01 14:00Z", tick=False)
 @pytest.mark.parametrize("step", ["complete", "cancel"])
 def test_a_done_visits_note_is_edited_without_a_transition(client, visit, step):
     visit.book(timezone.now() + timedelta(days=3), location="Room 2")
