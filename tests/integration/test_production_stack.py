@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def _production_env(database_url: str, tmp_path: Path) -> dict:
 def gunicorn(tmp_path):
     processes = []
 
-    def start(database_url: str) -> str:
+    def start(database_url: str, *server_options: str) -> str:
         env = _production_env(database_url, tmp_path)
         subprocess.run(
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
@@ -74,6 +75,7 @@ def gunicorn(tmp_path):
                 # heartbeat; on a busy machine that can take longer than the default.
                 "--timeout",
                 "180",
+                *server_options,
             ],
             cwd=ROOT,
             env=env,
@@ -134,6 +136,24 @@ def test_it_redirects_pages_to_https_with_hsts(transactional_db, gunicorn):
     assert page.headers["Location"].startswith("https://")
     assert secure.status_code == 200
     assert "max-age=31536000" in secure.headers["Strict-Transport-Security"]
+
+
+def test_a_threaded_server_answers_its_first_schema_requests_at_once(transactional_db, gunicorn):
+    """drf-spectacular loaded its extensions on the first schema request, not thread-safely:
+    two of the first concurrent requests of a threaded server answered 500. The schema is
+    built once at start-up now (config/warmup.py)."""
+    threaded = ("--worker-class", "gthread", "--threads", "8", "--workers", "1")
+    base = gunicorn(_test_database_url(), *threaded)
+
+    def schema(_) -> int:
+        headers = {"X-Forwarded-Proto": "https", "Accept": "application/vnd.oai.openapi+json"}
+        return requests.get(f"{base}/api/schema/", headers=headers, timeout=REQUEST_TIMEOUT)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(schema, range(8)))
+
+    assert [answer.status_code for answer in answers] == [200] * 8
+    assert len({answer.content for answer in answers}) == 1
 
 
 def test_it_answers_503_when_the_database_is_down(gunicorn):
