@@ -133,17 +133,25 @@ class Message(models.Model):
         Status.EXPIRED: 3,
     }
 
+    # The indexes of a table written millions of times a month are chosen by hand:
+    # `message_contact_sent` and `message_subject` lead with these two columns.
     contact = models.ForeignKey(
         Contact,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="messages",
+        db_index=False,
         help_text="Empty for staff alerts to the on-call number.",
     )
     # What the message is about, set by the app that wrote it (e.g. a patient).
     subject_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ContentType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     subject_id = models.PositiveBigIntegerField(null=True, blank=True)
     subject = GenericForeignKey("subject_type", "subject_id")
@@ -161,7 +169,8 @@ class Message(models.Model):
         help_text="Never held by the frequency cap, though it counts against it: a visit "
         "reminder goes before its visit, and the day's self-exam reminder waits instead.",
     )
-    idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    # Unique (`notifications_message_idempotency_key_key`), with no pattern index.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     send_after = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(
         null=True,
@@ -181,7 +190,8 @@ class Message(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     attempt_started_at = models.DateTimeField(null=True, blank=True)
-    provider_sid = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Unique where set (`message_provider_sid`): most rows are queued or held without one.
+    provider_sid = models.CharField(max_length=64, null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)
@@ -197,12 +207,23 @@ class Message(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     created_on = models.DateTimeField(auto_now_add=True)
     modified_on = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="notifications_message_idempotency_key_key"
+            ),
+            models.UniqueConstraint(
+                fields=["provider_sid"],
+                condition=Q(provider_sid__isnull=False),
+                name="message_provider_sid",
+            ),
+        ]
         indexes = [
             # Dispatch: queued messages whose send_after has come.
             models.Index(fields=["send_after"], condition=Q(status="queued"), name="outbox_due"),
@@ -244,6 +265,12 @@ class Message(models.Model):
                 fields=["created_on"],
                 condition=Q(direction="inbound", routed_at__isnull=True),
                 name="inbox_unrouted",
+            ),
+            # Deleting a user clears their reviews: the few reviewed rows, found by reviewer.
+            models.Index(
+                fields=["reviewed_by"],
+                condition=Q(reviewed_by__isnull=False),
+                name="message_reviewed_by",
             ),
         ]
 

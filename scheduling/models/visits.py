@@ -223,8 +223,10 @@ class Visit(models.Model):
     def _cancel_stale_reminders(self) -> int:
         """Reminders still queued for another appointment time (or for a visit no longer
         booked) are cancelled now, so the outbox and the patient's upcoming list say so
-        (dispatch would cancel them at send time anyway)."""
+        (dispatch would cancel them at send time anyway). Found among the patient's
+        messages: the outbox keeps no pattern index on its keys."""
         queued = Message.objects.filter(
+            patient=self.patient_id,
             kind=Message.Kind.VISIT_REMINDER,
             status=Message.Status.QUEUED,
             idempotency_key__startswith=f"visit:{self.pk}:",
