@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery, prefetch_related_objects
+from django.db.models import OuterRef, Subquery, prefetch_related_objects
 from django.utils import timezone
 
 from bulk_sql import writes
@@ -28,6 +28,11 @@ from .models import Protocol, ReminderSeries, Visit
 # A patient no longer followed up is planned nothing: their reminder series are
 # retired and the visits still only planned are dropped (booked ones stay for staff).
 NOTHING = planner.Plan(visits=(), series=())
+# What re-planning reads of a stored visit.
+VISIT_FIELDS = (
+    "patient_id", "cohort_id", "protocol_id", "kind", "status", "due_date", "window_start",
+    "window_end",
+)  # fmt: skip
 
 
 def plan_for(patient: Patient, protocol: Protocol, rules, now: datetime) -> planner.Plan:
@@ -62,7 +67,6 @@ def replan(patients: Sequence[Patient], now: datetime | None = None) -> None:
     protocol = Protocol.objects.active()
     rules = protocol.rules_by_tier()
     plans = {patient.pk: plan_for(patient, protocol, rules, now) for patient in patients}
-    _follow_cohorts(patients)
     _sync_visits(patients, plans, protocol, now)
     _cancel_overdue_of_inactive(patients, now)
     _sync_series(patients, plans, protocol)
@@ -78,20 +82,25 @@ def _cancel_overdue_of_inactive(patients, now: datetime) -> None:
         )
 
 
-def _follow_cohorts(patients) -> None:
+def _follow_cohorts(visit_ids: list[int]) -> None:
     """A patient moved to another cohort takes their visits along (`Visit.cohort`)."""
-    their_cohort = Patient.objects.filter(pk=OuterRef("patient_id")).values("cohort_id")
-    Visit.objects.filter(patient__in=patients).exclude(cohort_id=F("patient__cohort_id")).update(
-        cohort_id=Subquery(their_cohort)
-    )
+    if visit_ids:
+        their_cohort = Patient.objects.filter(pk=OuterRef("patient_id")).values("cohort_id")
+        Visit.objects.filter(pk__in=visit_ids).update(cohort_id=Subquery(their_cohort))
 
 
 def _sync_visits(patients, plans, protocol: Protocol, now: datetime) -> None:
     """Replace the future planned visits that no longer match the plan; a window still
-    open on the site's date (not the server's) is still ahead."""
-    stored = defaultdict(list)
-    for visit in Visit.objects.filter(patient__in=patients).exclude(status=Visit.Status.CANCELLED):
-        stored[visit.patient_id].append(visit)
+    open on the site's date (not the server's) is still ahead. Visits, cancelled ones
+    too, follow their patient's cohort."""
+    stored, moved = defaultdict(list), []
+    cohort_of = {patient.pk: patient.cohort_id for patient in patients}
+    for visit in Visit.objects.filter(patient__in=patients).only(*VISIT_FIELDS):
+        if visit.cohort_id != cohort_of[visit.patient_id]:
+            moved.append(visit.pk)
+        if visit.status != Visit.Status.CANCELLED:
+            stored[visit.patient_id].append(visit)
+    _follow_cohorts(moved)
     site_today = {p.cohort_id: site_days.today(p.cohort, now) for p in patients}
     stale, fresh, repointed = [], [], []
     for patient in patients:

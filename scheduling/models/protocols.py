@@ -24,6 +24,10 @@ class ProtocolQuerySet(models.QuerySet):
         return self.get(status=Protocol.Status.ACTIVE)
 
 
+# The rules of each version no longer a draft, by id (`Protocol.rules_by_tier`).
+_FIXED_RULES: dict[int, dict[Tier, planner.TierProtocol]] = {}
+
+
 class Protocol(models.Model):
     """A versioned surveillance protocol: per tier, the visit and reminder cadences.
 
@@ -75,7 +79,16 @@ class Protocol(models.Model):
         return self.rules_by_tier()[Tier(tier)]
 
     def rules_by_tier(self) -> dict[Tier, planner.TierProtocol]:
-        """All tiers' rules in two queries, as the planner's data classes."""
+        """All tiers' rules, as the planner's data classes. A draft's are read each time
+        (two queries); a version put in force never changes again, so each process
+        reads its rules once."""
+        if self.is_editable:
+            return self._read_rules()
+        if self.pk not in _FIXED_RULES:
+            _FIXED_RULES[self.pk] = self._read_rules()
+        return _FIXED_RULES[self.pk]
+
+    def _read_rules(self) -> dict[Tier, planner.TierProtocol]:
         visits = {tier: [] for tier in Tier}
         reminders = {tier: [] for tier in Tier}
         for rule in self.visit_rules.all():
