@@ -59,11 +59,11 @@ def _claim(due, order: str, batch_size: int, fields: tuple[str, ...]) -> list:
         .order_by(order)
         .values_list("pk", flat=True)[:batch_size]
     )
-    rows = due.model.objects.filter(pk__in=ids).only(*fields)
-    rows = list(rows.annotate(**messaging.addressee_annotations()))
-    for row in rows:
+    rows = due.model.objects.filter(pk__in=ids).only(*fields).order_by()
+    by_id = {row.pk: row for row in rows.annotate(**messaging.addressee_annotations())}
+    for row in by_id.values():
         row.to = messaging.addressee_of(row)
-    return rows
+    return [by_id[pk] for pk in ids]  # in due order: their messages are written, and go, so
 
 
 def _wanted(to: messaging.Addressee, moment: datetime) -> bool:
