@@ -64,7 +64,10 @@ class Visit(models.Model):
     DUE_SOON_DAYS = 14
     URGENT_WINDOW = timedelta(days=7)  # an urgent visit (a lesion flag's) is due within a week
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
+    # Found by patient through `visit_patient_due`, which leads with it.
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="visits", db_index=False
+    )
     # The patient's cohort, copied (on save, by planning, and when a patient moves: see
     # scheduling.services.replan), so that a cohort's overdue visits are found from the
     # partial indexes below without walking every patient of the cohort.
@@ -102,6 +105,7 @@ class Visit(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # `visit_status_changed_by`: only the visits someone acted on
     )
     created_on = models.DateTimeField(auto_now_add=True)
     modified_on = models.DateTimeField(auto_now=True)
@@ -111,6 +115,12 @@ class Visit(models.Model):
         ordering = ["due_date", "kind", "id"]
         indexes = [
             models.Index(fields=["patient", "due_date"], name="visit_patient_due"),
+            # Deleting a user clears their name from the visits they acted on: few of all.
+            models.Index(
+                fields=["status_changed_by"],
+                condition=Q(status_changed_by__isnull=False),
+                name="visit_status_changed_by",
+            ),
             # Overdue (scheduling.overdue): a cohort's owed visits whose window has ended,
             # and the missed ones. Each index holds the status and the list's order, so the
             # dashboard counts and the overdue list pages read the index alone; the first
