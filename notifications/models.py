@@ -169,8 +169,9 @@ class Message(models.Model):
         help_text="Never held by the frequency cap, though it counts against it: a visit "
         "reminder goes before its visit, and the day's self-exam reminder waits instead.",
     )
-    # Unique (`notifications_message_idempotency_key_key`), with no pattern index.
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    # Unique (`notifications_message_idempotency_key_key`), with no pattern index; null,
+    # not blank, where a message has none (an inbound one): unique allows many nulls.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     send_after = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(
         null=True,
@@ -191,7 +192,7 @@ class Message(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     attempt_started_at = models.DateTimeField(null=True, blank=True)
     # Unique where set (`message_provider_sid`): most rows are queued or held without one.
-    provider_sid = models.CharField(max_length=64, null=True, blank=True)
+    provider_sid = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=300, blank=True)
