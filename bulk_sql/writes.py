@@ -31,6 +31,35 @@ def insert(objs: list[Model], *, ignore_conflicts: bool = False) -> None:
         insert_rows(model, rows, ignore_conflicts=ignore_conflicts)
 
 
+def create(objs: list[Model]) -> list[Model]:
+    """INSERT these unsaved instances of one model and give each its primary key, as
+    ``bulk_create`` does (no ``save()``, no signals), in one statement of arrays.
+
+    The keys are drawn from the table's sequence first, so they are known before
+    the rows are written and each instance gets its own whatever order the
+    database writes them in.
+    """
+    if not objs:
+        return objs
+    model = type(objs[0])
+    connection = _connection(model)
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_create(objs)
+    pk = model._meta.pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, pk.column, len(objs)],
+        )
+        for obj, (key,) in zip(objs, cursor.fetchall(), strict=True):
+            obj.pk = key
+            obj._state.adding, obj._state.db = False, connection.alias
+    fields = model._meta.concrete_fields
+    rows = [{field.attname: field.pre_save(obj, add=True) for field in fields} for obj in objs]
+    _insert(model, fields, rows, connection, ignore_conflicts=False)
+    return objs
+
+
 def insert_rows(model: type[Model], rows: list[dict], *, ignore_conflicts: bool = False) -> None:
     """INSERT rows of `model` given as values by attribute name (`contact_id`), no instance
     built: where a batch's rows are many, building model instances costs more than
@@ -44,10 +73,14 @@ def insert_rows(model: type[Model], rows: list[dict], *, ignore_conflicts: bool 
     if connection.vendor != "postgresql":
         model.objects.bulk_create([model(**row) for row in rows], ignore_conflicts=ignore_conflicts)
         return
+    _insert(model, _inserted_fields(model), rows, connection, ignore_conflicts=ignore_conflicts)
+
+
+def _insert(model, fields, rows: list[dict], connection, *, ignore_conflicts: bool) -> None:
     quote = connection.ops.quote_name
     now = timezone.now()
     names, selected, arrays, constants, varying = [], [], [], [], []
-    for number, field in enumerate(_inserted_fields(model)):
+    for number, field in enumerate(fields):
         names.append(quote(field.column))
         default = _default(field, now)
         values = [row.get(field.attname, default) for row in rows]

@@ -147,3 +147,15 @@ def test_a_guarded_update_leaves_rows_that_changed_meanwhile_and_says_which_it_w
         "",
         "",
     ]
+
+
+def test_create_gives_each_instance_its_own_key_and_the_sequence_goes_on():
+    contacts = [Contact(number=f"+1201555{n:04d}", language="es") for n in range(150, 153)]
+
+    writes.create(contacts)
+
+    stored = Contact.objects.in_bulk([contact.pk for contact in contacts])
+    assert [stored[contact.pk].number for contact in contacts] == [c.number for c in contacts]
+    assert all(not contact._state.adding for contact in contacts)
+    later = Contact.objects.create(number="+12015550160")
+    assert later.pk > max(contact.pk for contact in contacts)
