@@ -12,6 +12,7 @@ from django.utils import timezone
 from bulk_sql import writes
 from notifications.models import ConsentSource, Contact
 
+from . import services
 from .models import Patient
 
 # What a patient's form or import row may say about their phone.
@@ -33,6 +34,7 @@ def bind(
     new = numbers - set(Contact.objects.filter(number__in=numbers).values_list("number", flat=True))
     Contact.objects.bulk_create([Contact(number=number) for number in new], ignore_conflicts=True)
     found = Contact.objects.in_bulk(numbers, field_name="number")
+    zones = {contact.pk: contact.timezone for contact in found.values()}
     changed = set()
     for patient, detail in zip(patients, details, strict=True):
         contact = found[detail["number"]]
@@ -46,6 +48,23 @@ def bind(
         [contact for contact in found.values() if contact.pk in changed],
         [*DETAILS, "sms_consent_at", "sms_consent_source"],
     )
+    moved = {contact.pk for contact in found.values() if contact.timezone != zones[contact.pk]}
+    _replan_sharers(moved, patients)
+
+
+def _replan_sharers(contact_ids: set[int], patients: Sequence[Patient]) -> None:
+    """A number's time zone is the zone of every patient on it: when it changes, the
+    patients already on that number are re-planned too, so that their reminders go at
+    their reminder time in the new zone, not the old one's (`patients`, being enrolled
+    or edited, are planned by their caller)."""
+    if not contact_ids:
+        return
+    sharers = (
+        Patient.objects.filter(contact_id__in=contact_ids, is_active=True)
+        .exclude(pk__in=[patient.pk for patient in patients if patient.pk])
+        .select_related("profile")
+    )
+    services.reassess_and_replan(list(sharers))
 
 
 def _apply(contact: Contact, wanted: dict, source: str) -> bool:
