@@ -87,6 +87,11 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="also run bench/beat_per_patient.py with as many tasks as patients",
     )
+    parser.add_argument(
+        "--beat-database",
+        default="surveillance_bench_beat",
+        help="--compare-beat's own throwaway database (default: surveillance_bench_beat)",
+    )
     args = parser.parse_args()
     args.due_percent = [float(share) for share in args.due_percent.split(",") if share]
     args.workers = [int(count) for count in args.workers.split(",") if count]
@@ -564,6 +569,8 @@ def run_beat(args: argparse.Namespace) -> dict | None:
         str(BASE_DIR / "bench" / "beat_per_patient.py"),
         "--tasks",
         str(args.patients),
+        "--database",
+        args.beat_database,
         "--admin-url",
         args.admin_url,
         "--broker-url",
