@@ -108,4 +108,3 @@ def _created_with_history(objs: list, by) -> list:
         ],
     )
     return objs
-
