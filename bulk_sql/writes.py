@@ -35,15 +35,15 @@ def create(objs: list[Model]) -> list[Model]:
     """INSERT these unsaved instances of one model and give each its primary key, as
     ``bulk_create`` does (no ``save()``, no signals), in one statement of arrays.
 
-    The keys are drawn from the table's sequence first, so they are known before
-    the rows are written and each instance gets its own whatever order the
-    database writes them in.
+    The keys (of a model with an auto key) are drawn from the table's sequence
+    first, so they are known before the rows are written and each instance gets
+    its own whatever order the database writes them in.
     """
     if not objs:
         return objs
     model = type(objs[0])
     connection = _connection(model)
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or model._meta.auto_field is None:
         return model.objects.bulk_create(objs)
     pk = model._meta.pk
     with connection.cursor() as cursor:
@@ -53,10 +53,11 @@ def create(objs: list[Model]) -> list[Model]:
         )
         for obj, (key,) in zip(objs, cursor.fetchall(), strict=True):
             obj.pk = key
-            obj._state.adding, obj._state.db = False, connection.alias
     fields = model._meta.concrete_fields
     rows = [{field.attname: field.pre_save(obj, add=True) for field in fields} for obj in objs]
     _insert(model, fields, rows, connection, ignore_conflicts=False)
+    for obj in objs:  # saved: as bulk_create leaves them
+        obj._state.adding, obj._state.db = False, connection.alias
     return objs
 
 

@@ -7,6 +7,7 @@ patients giving the same number share one contact, and so one truth about it.
 
 from collections.abc import Sequence
 
+from django.db import transaction
 from django.utils import timezone
 
 from bulk_sql import writes
@@ -19,6 +20,7 @@ from .models import Patient
 DETAILS = ("timezone", "language", "sms_consent")
 
 
+@transaction.atomic  # a number's new zone and its other patients' re-plans: both or neither
 def bind(
     patients: Sequence[Patient],
     details: Sequence[dict],
