@@ -363,15 +363,8 @@ def test_a_rate_limited_message_is_never_failed_and_expires_at_the_end_of_its_li
     message = row(message)
     # Not claimable: in quiet hours, then expired. A retry that comes due within a send's
     # timeout of quiet hours (the jitter decides) is claimed, then held there: landing late.
-    assert (
-        {"retry", "not claimable"}
-        <= set(results)
-        <= {
-            "retry",
-            "not claimable",
-            "held: quiet hours",
-        }
-    )
+    may_happen = {"retry", "not claimable", "held: quiet hours"}
+    assert {"retry", "not claimable"} <= set(results) <= may_happen
     assert results.count("retry") > settings.SMS_MAX_ATTEMPTS
     assert (message.status, message.attempts, message.provider_sid) == ("expired", 0, None)
     assert timezone.now() >= message.expires_at
