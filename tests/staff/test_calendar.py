@@ -7,7 +7,7 @@ import time_machine
 
 from audit.models import AuditEvent
 from scheduling.models import Visit
-from tests.factories import PatientFactory
+from tests.factories import CohortFactory, PatientFactory
 from tests.staff.helpers import signed_in
 
 pytestmark = [pytest.mark.django_db]
@@ -72,6 +72,63 @@ def test_the_month_counts_each_days_visits_and_a_tier_filter_narrows_them(alice,
     assert "due" not in day_cell(none, "2026-06-04") and "booked" not in day_cell(
         none, "2026-06-04"
     )
+
+
+def _booked_on_clinic_day(cohort, by, names, first_utc_hour=13):
+    """A patient of `cohort` for each name, booked on the clinic day five minutes apart."""
+    visits = []
+    for n, name in enumerate(names):
+        visit = PatientFactory(cohort=cohort, last_name=name, tier="high").visits.first()
+        visit.book(datetime(2026, 6, 4, first_utc_hour, tzinfo=UTC) + timedelta(minutes=5 * n), by=by)
+        visits.append(visit)
+    return visits
+
+
+def _cell(page: str, day: str) -> str:
+    return page.split(f'href="/staff/calendar/{day}/"')[1].split("</td>")[0]
+
+
+@time_machine.travel(TUESDAY)
+def test_a_busy_day_shows_its_first_eight_in_the_week_and_every_one_on_its_own_page(
+    alice, cohort_a
+):
+    cohort_a.timezone = "America/New_York"
+    cohort_a.save()
+    names = [f"Patient{letter}" for letter in "ABCDEFGHIJK"]  # eleven, booked in this order
+    visits = _booked_on_clinic_day(cohort_a, alice, names)
+    links = [f"/staff/patients/{visit.patient_id}/" for visit in visits]
+    client = signed_in(alice)
+
+    week = client.get("/staff/calendar/", {"start": "2026-06-02"}).content.decode()
+    day = client.get("/staff/calendar/2026-06-04/").content.decode()
+
+    cell = _cell(week, "2026-06-04")
+    assert "+3 booked" in cell
+    assert [link in cell for link in links] == [True] * 8 + [False] * 3  # the earliest eight
+    assert 'Booked <span class="count">11</span>' in day
+    assert all(name in day for name in names)
+    assert day.index("PatientA") < day.index("PatientK")  # by time
+
+
+@time_machine.travel(TUESDAY)
+def test_each_sites_bookings_fall_on_its_own_date(alice, cohort_a):
+    cohort_a.timezone = "America/New_York"
+    cohort_a.save()
+    tokyo = CohortFactory(timezone="Asia/Tokyo", coordinators=[alice])
+    # 23:00 UTC on 4 June: 19:00 in New York that day; 16:00 UTC: 01:00 on 5 June in Tokyo.
+    (new_york,) = _booked_on_clinic_day(cohort_a, alice, ["Newyorker"], first_utc_hour=23)
+    (japan,) = _booked_on_clinic_day(tokyo, alice, ["Tokyoite"], first_utc_hour=16)
+    client = signed_in(alice)
+
+    week = client.get("/staff/calendar/", {"start": "2026-06-02"}).content.decode()
+    month = client.get("/staff/calendar/", {"view": "month", "start": "2026-06-01"}).content
+    month = month.decode()
+
+    wednesday, thursday = _cell(week, "2026-06-04"), _cell(week, "2026-06-05")
+    assert f"19:00 <a href=\"/staff/patients/{new_york.patient_id}/\"" in wednesday
+    assert f"01:00 <a href=\"/staff/patients/{japan.patient_id}/\"" in thursday
+    assert f"/staff/patients/{japan.patient_id}/" not in wednesday
+    assert "1 booked" in _cell(month, "2026-06-04") and "1 booked" in _cell(month, "2026-06-05")
 
 
 @time_machine.travel(TUESDAY)
