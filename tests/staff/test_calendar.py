@@ -79,7 +79,8 @@ def _booked_on_clinic_day(cohort, by, names, first_utc_hour=13):
     visits = []
     for n, name in enumerate(names):
         visit = PatientFactory(cohort=cohort, last_name=name, tier="high").visits.first()
-        visit.book(datetime(2026, 6, 4, first_utc_hour, tzinfo=UTC) + timedelta(minutes=5 * n), by=by)
+        at = datetime(2026, 6, 4, first_utc_hour, tzinfo=UTC) + timedelta(minutes=5 * n)
+        visit.book(at, by=by)
         visits.append(visit)
     return visits
 
@@ -125,8 +126,8 @@ def test_each_sites_bookings_fall_on_its_own_date(alice, cohort_a):
     month = month.decode()
 
     wednesday, thursday = _cell(week, "2026-06-04"), _cell(week, "2026-06-05")
-    assert f"19:00 <a href=\"/staff/patients/{new_york.patient_id}/\"" in wednesday
-    assert f"01:00 <a href=\"/staff/patients/{japan.patient_id}/\"" in thursday
+    assert f'19:00 <a href="/staff/patients/{new_york.patient_id}/"' in wednesday
+    assert f'01:00 <a href="/staff/patients/{japan.patient_id}/"' in thursday
     assert f"/staff/patients/{japan.patient_id}/" not in wednesday
     assert "1 booked" in _cell(month, "2026-06-04") and "1 booked" in _cell(month, "2026-06-05")
 
