@@ -12,7 +12,13 @@ ADMIN_GROUP = "admin"
 
 
 def is_admin(user) -> bool:
-    return user.is_superuser or user.groups.filter(name=ADMIN_GROUP).exists()
+    """Remembered on the user object, as Django remembers its permissions (`_perm_cache`):
+    one page asks several times, and the object lives for one request."""
+    if user.is_superuser:
+        return True
+    if not hasattr(user, "_is_admin"):
+        user._is_admin = user.groups.filter(name=ADMIN_GROUP).exists()
+    return user._is_admin
 
 
 def cohorts_for(user) -> QuerySet[Cohort]:
