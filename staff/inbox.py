@@ -8,7 +8,7 @@ sending rules: consent, STOP, quiet hours), in the patient's language's frame.
 import uuid
 
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -25,7 +25,7 @@ from .access import message_patient_id, mine_or_404, staff_page
 from .responses import refused
 from .today import chosen_cohorts
 
-SHOWN = 100
+SHOWN = 50  # a page; the next ones are newer
 
 
 class ReplyForm(forms.Form):
@@ -36,12 +36,36 @@ def _waiting(request: HttpRequest):
     return worklist.inbox(request.user, chosen_cohorts(request), timezone.now())
 
 
+def _page_number(request: HttpRequest) -> int:
+    """`?page=` (1 by default); anything else that is not a page number is a 404."""
+    asked = request.GET.get("page", "1")
+    if not asked.isdigit() or int(asked) < 1:
+        raise Http404("No such page.")
+    return int(asked)
+
+
+def _page_link(request: HttpRequest, number: int) -> str:
+    query = request.GET.copy()
+    query["page"] = str(number)
+    return f"?{query.urlencode()}"
+
+
 @staff_page
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    shown = worklist.first_rows(_waiting(request), SHOWN)
+    number = _page_number(request)
+    shown = worklist.first_rows(_waiting(request), SHOWN, skip=(number - 1) * SHOWN)
+    if number > 1 and not shown.rows:
+        raise Http404("No such page.")
     messages = worklist.with_patients(shown.rows)
-    context = {"waiting": messages, "counted": shown.counted}
+    context = {
+        "waiting": messages,
+        "counted": shown.counted,
+        "page": number,
+        "page_size": SHOWN,
+        "previous_page": _page_link(request, number - 1) if number > 1 else "",
+        "next_page": _page_link(request, number + 1) if shown.more else "",
+    }
     response = render(request, "staff/inbox.html", context)
     rows = [(m.about.pk if m.about else None, m.pk) for m in messages]
     trail.record_list(request, rows, "message", reason="inbox")

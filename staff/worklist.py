@@ -48,24 +48,26 @@ class Section:
 class Rows:
     rows: list
     total: int
+    more: bool = False  # rows past these ones
 
     @property
     def counted(self) -> str:
         return f"{COUNT_UP_TO}+" if self.total > COUNT_UP_TO else str(self.total)
 
 
-def first_rows(queryset: QuerySet, count: int = ROWS, cohorts=None) -> Rows:
-    """The first rows (their ids chosen from the list's index first, cohort by cohort when
-    `cohorts` are given, then the rows and their joins loaded for those alone) and, past
-    them, how many there are in all."""
+def first_rows(queryset: QuerySet, count: int = ROWS, cohorts=None, skip: int = 0) -> Rows:
+    """The first `count` rows after the first `skip` (their ids chosen from the list's index
+    first, cohort by cohort when `cohorts` are given, then the rows and their joins loaded
+    for those alone) and how many there are in all: counted only when there are more."""
     if cohorts is None:
-        ids = list(queryset.values_list("pk", flat=True)[:count])
-    else:
-        ids = _ids_per_cohort(queryset, cohorts, count)
+        ids = list(queryset.values_list("pk", flat=True)[skip : skip + count + 1])
+    else:  # no `skip`: a list chosen per cohort shows its first rows only
+        ids = _ids_per_cohort(queryset, cohorts, count + 1)
+    more, ids = len(ids) > count, ids[:count]
     by_id = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()} if ids else {}
     rows = [by_id[pk] for pk in ids if pk in by_id]
-    total = len(ids) if len(ids) < count else queryset.order_by()[: COUNT_UP_TO + 1].count()
-    return Rows(rows, total)
+    total = queryset.order_by()[: COUNT_UP_TO + 1].count() if more else skip + len(ids)
+    return Rows(rows, total, more)
 
 
 def _ids_per_cohort(queryset: QuerySet, cohorts, count: int) -> list[int]:

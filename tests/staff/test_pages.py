@@ -236,6 +236,36 @@ def test_a_reply_from_the_inbox_goes_through_the_outbox_and_never_names_a_diagno
 
 
 @time_machine.travel(TUESDAY)
+def test_the_inbox_goes_page_by_page_oldest_first_and_each_page_is_audited(alice, patient):
+    waiting = [inbound_from(patient, f"Question number {n}") for n in range(53)]
+    client = signed_in(alice)
+    cohort = f"cohort={patient.cohort_id}"
+
+    first = client.get("/staff/inbox/", {"cohort": patient.cohort_id}).content.decode()
+    second = client.get("/staff/inbox/", {"cohort": patient.cohort_id, "page": 2})
+    second = second.content.decode()
+
+    def shown(page: str) -> list[int]:
+        return [m.pk for m in waiting if f'id="message-{m.pk}"' in page]
+
+    assert shown(first) == [m.pk for m in waiting[:50]] and shown(second) == [
+        waiting[-3].pk,
+        waiting[-2].pk,
+        waiting[-1].pk,
+    ]
+    assert f'href="?{cohort}&amp;page=2" rel="next"' in first and 'rel="prev"' not in first
+    assert f'href="?{cohort}&amp;page=1" rel="prev"' in second and 'rel="next"' not in second
+    assert '<span class="count">53</span>' in first  # all of them, on every page
+    audited = AuditEvent.objects.filter(action="list", reason="inbox").order_by("pk")
+    assert [set(event.object_ids) for event in audited] == [
+        {str(m.pk) for m in waiting[:50]},
+        {str(m.pk) for m in waiting[50:]},
+    ]
+    for bad in ("3", "0", "-1", "two", "1.5"):
+        assert client.get("/staff/inbox/", {"page": bad}).status_code == 404
+
+
+@time_machine.travel(TUESDAY)
 def test_bulk_review_marks_only_what_the_user_may_see(alice, patient, cohort_b):
     mine = inbound_from(patient, "Thanks!")
     theirs = inbound_from(PatientFactory(cohort=cohort_b), "Hello?")
