@@ -21,9 +21,10 @@ from scheduling.models import SILENT_AFTER, ReminderSeries, Visit
 from surveillance.models import Flag, Questionnaire
 
 ROWS = 15
-# Past this many, a list says "500+": the exact figure is on the dashboard and in the CSV,
-# and counting thousands of rows each time the page loads buys a coordinator nothing.
-COUNT_UP_TO = 500
+# Past this many, a list says "100+": the exact figure is on the dashboard and in the CSV.
+# Counting further each time the page loads buys a coordinator nothing, and costs most where
+# the rows are others' (a coordinator's count reads past every other cohort's rows).
+COUNT_UP_TO = 100
 BOOK_AHEAD = timedelta(days=7)
 GONE_WRONG = (Message.Status.FAILED, Message.Status.UNDELIVERABLE, Message.Status.EXPIRED)
 
@@ -39,7 +40,7 @@ class Section:
 
     @property
     def more(self) -> str:
-        """How many rows past those shown ("475+" past the counting limit)."""
+        """How many rows past those shown ("85+" past the counting limit)."""
         rest = self.total - len(self.rows)
         return f"{rest}+" if self.total > COUNT_UP_TO else str(rest) if rest else ""
 
