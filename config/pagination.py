@@ -12,10 +12,12 @@ A list made of disjoint parts (a queryset with `.parts`, as
 `scheduling.overdue.in_parts` builds) is counted as the sum of its parts, and
 a page's ids are chosen from each part's first rows in the list's order, merged:
 each part is a range of its own index, where the whole is an OR PostgreSQL can
-only answer from the table.
+only answer from the table. A database that cannot limit each part of a union
+(SQLite, the embedded default) reads the whole list's order instead.
 """
 
 from django.core.paginator import Paginator
+from django.db import connections
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from rest_framework.pagination import PageNumberPagination
@@ -50,7 +52,7 @@ class IdsFirstPaginator(Paginator):
         """The ids of rows `start` to `stop` in the list's order (counted from its end when
         `reverse`)."""
         parts = getattr(self.object_list, "parts", None)
-        if parts is None:
+        if parts is None or not _limits_each_part(self.object_list):
             ids = self.object_list.values_list("pk", flat=True)
             return list((ids.reverse() if reverse else ids)[start:stop])
         order = _order(self.object_list)
@@ -62,6 +64,10 @@ class IdsFirstPaginator(Paginator):
         if merged.query.combinator:  # a union of one part (Django drops empty ones) is that part
             merged = merged.order_by(*order)
         return [row[-1] for row in merged[start:stop]]
+
+
+def _limits_each_part(queryset: QuerySet) -> bool:
+    return connections[queryset.db].features.supports_slicing_ordering_in_compound
 
 
 def _order(queryset: QuerySet) -> list[str]:

@@ -13,8 +13,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count, DateField, F, Func, Q, Window
-from django.db.models.functions import Cast, RowNumber
+from django.db.models import Case, Count, DateField, F, Q, When, Window
+from django.db.models.functions import RowNumber, TruncDate
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -173,16 +173,25 @@ def _booked(visits, cohorts, dates: list[date], cap: int) -> tuple[dict, list[tu
     bookings, and loading them all to show eight a day cost more than the rest of the
     page. It reads the `visit_booked_at` index from the earliest site's first midnight
     to the latest site's last, and dates each visit in its own site's zone."""
-    zones = [ZoneInfo(zone) for zone in {cohort.timezone for cohort in cohorts}]
+    in_zone = defaultdict(list)
+    for cohort in cohorts:
+        in_zone[ZoneInfo(cohort.timezone)].append(cohort.pk)
     after = dates[-1] + timedelta(days=1)
+    site_day = Case(
+        *(
+            When(cohort_id__in=ids, then=TruncDate("booked_at", tzinfo=tz))
+            for tz, ids in in_zone.items()
+        ),
+        output_field=DateField(),
+    )
     booked = (
         visits.filter(
             status=Visit.Status.BOOKED,
-            booked_at__gte=min(datetime.combine(dates[0], time.min, tz) for tz in zones),
-            booked_at__lt=max(datetime.combine(after, time.min, tz) for tz in zones),
+            booked_at__gte=min(datetime.combine(dates[0], time.min, tz) for tz in in_zone),
+            booked_at__lt=max(datetime.combine(after, time.min, tz) for tz in in_zone),
         )
         .order_by()  # no model order: the index alone answers
-        .annotate(day=Cast(Func("cohort__timezone", "booked_at", function="timezone"), DateField()))
+        .annotate(day=site_day)
     )  # a site whose zone is not the widest also gives a day before or after: left out below
     if not cap:
         counted = booked.values_list("day").annotate(n=Count("cohort"))

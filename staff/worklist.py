@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib.contenttypes.models import ContentType
+from django.db import connections
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from cohorts import site_days
@@ -60,7 +61,10 @@ def first_rows(queryset: QuerySet, count: int = ROWS, cohorts=None, skip: int = 
     """The first `count` rows after the first `skip` (their ids chosen from the list's index
     first, cohort by cohort when `cohorts` are given, then the rows and their joins loaded
     for those alone) and how many there are in all: counted only when there are more."""
-    if cohorts is None:
+    if (
+        cohorts is None
+        or not connections[queryset.db].features.supports_slicing_ordering_in_compound
+    ):
         ids = list(queryset.values_list("pk", flat=True)[skip : skip + count + 1])
     else:  # no `skip`: a list chosen per cohort shows its first rows only
         ids = _ids_per_cohort(queryset, cohorts, count + 1)
@@ -74,7 +78,8 @@ def first_rows(queryset: QuerySet, count: int = ROWS, cohorts=None, skip: int = 
 def _ids_per_cohort(queryset: QuerySet, cohorts, count: int) -> list[int]:
     """The first `count` ids in the list's order (ascending, the id last), chosen cohort by
     cohort: an index that leads with the cohort gives each cohort's rows in order at once,
-    where all cohorts together must be gathered and sorted first. Merged here."""
+    where all cohorts together must be gathered and sorted first. Merged here (where the
+    database can limit each part of a union: not SQLite, which reads the list's order)."""
     order = list(queryset.query.order_by)
     parts = [queryset.filter(cohort_id=c.pk).values_list(*order)[:count] for c in cohorts]
     if not parts:
