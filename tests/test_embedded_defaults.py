@@ -4,7 +4,8 @@ The rest of the suite runs on PostgreSQL, so SQL that only PostgreSQL runs (a
 function SQLite lacks, an array) passes it and still breaks the first thing a
 new user sees. Here, in a process of its own with no DATABASE_URL and the
 settings `make run` exports: the migrations, the static files, the demo (`seed_demo`), then the
-staff pages, the API's lists and the admin as each demo login sees them.
+staff pages, the API's lists and the admin as each demo login sees them, a
+patient enrolled in the browser, a day's reminders swept and dispatched.
 """
 
 import json
@@ -22,7 +23,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
+from datetime import timedelta
 from cohorts.models import Cohort, Patient
+from notifications import dispatch
+from scheduling.sweep import sweep
+from surveillance.demo import DEMO_COHORT
 from surveillance.models import Flag
 from surveillance.management.commands.seed_demo import DEMO_LOGINS
 
@@ -48,7 +53,21 @@ for user in users:
     client.force_login(user)
     for path in paths + (["/admin/"] if user.is_staff else []):
         answers[f"{user.username} {path}"] = client.get(path).status_code
-print(json.dumps({"pages": len(paths), "answers": answers}))
+
+# A patient enrolled in the browser, then a day's reminders swept and sent (console SMS).
+client.force_login(users.get(username="demo-coordinator"))
+form = {
+    "cohort": Cohort.objects.get(name=DEMO_COHORT).pk, "first_name": "Ada",
+    "last_name": "Lovelace", "date_of_birth": "1966-03-02", "mrn": "EMBEDDED-1",
+    "phone": "+1 201 555 0177", "language": "en", "reminder_time": "09:30", "her2": "positive",
+    "er": "negative", "pr": "negative", "treatment_end_date": "2026-01-15", "sms_consent": "on",
+}
+enrolled = client.post("/staff/patients/new/", form).status_code
+swept = sweep(timezone.now() + timedelta(days=1))
+woken = dispatch.take_wake_ups(timezone.now())
+outcomes = dispatch.send_many(woken)
+print(json.dumps({"pages": len(paths), "answers": answers, "enrolled": enrolled,
+                  "swept": swept, "woken": woken, "outcomes": outcomes}))
 """
 
 
@@ -81,3 +100,6 @@ def test_the_demo_runs_on_sqlite_and_every_page_answers(tmp_path):
     assert (tmp_path / "db.sqlite3").exists()
     assert {where: status for where, status in answers.items() if status != 200} == {}
     assert len(answers) == 3 * seen["pages"] + 1  # each login every page; the admin, the admin
+    assert seen["enrolled"] == 302
+    assert seen["swept"]["self_exam"] > 0  # the demo's series, a day on
+    assert seen["woken"] and sorted(map(int, seen["outcomes"])) == sorted(seen["woken"])
