@@ -5,7 +5,8 @@ function SQLite lacks, an array) passes it and still breaks the first thing a
 new user sees. Here, in a process of its own with no DATABASE_URL and the
 settings `make run` exports: the migrations, the static files, the demo (`seed_demo`), then the
 staff pages, the API's lists and the admin as each demo login sees them, a
-patient enrolled in the browser, a day's reminders swept and dispatched.
+patient enrolled in the browser, a visit booked, a flag acknowledged, a message
+reviewed, a day's reminders swept and dispatched.
 """
 
 import json
@@ -26,6 +27,8 @@ from django.utils import timezone
 from datetime import timedelta
 from cohorts.models import Cohort, Patient
 from notifications import dispatch
+from notifications.models import Message
+from scheduling.models import Visit
 from scheduling.sweep import sweep
 from surveillance.demo import DEMO_COHORT
 from surveillance.models import Flag
@@ -63,11 +66,21 @@ form = {
     "er": "negative", "pr": "negative", "treatment_end_date": "2026-01-15", "sms_consent": "on",
 }
 enrolled = client.post("/staff/patients/new/", form).status_code
+# The coordinator's one-click work: each answers with a redirect back.
+visit = Visit.objects.filter(status="planned", window_start__lte=timezone.localdate()).first()
+flag = Flag.objects.filter(status="open").first()
+message = Message.objects.filter(needs_review=True).first()
+soon = (timezone.now() + timedelta(days=3)).strftime("%Y-%m-%dT10:00")
+actions = {
+    "book": client.post(f"/staff/visits/{visit.pk}/book/", {"booked_at": soon}).status_code,
+    "acknowledge": client.post(f"/staff/flags/{flag.pk}/acknowledge/").status_code,
+    "review": client.post("/staff/inbox/review/", {"message": [message.pk]}).status_code,
+}
 swept = sweep(timezone.now() + timedelta(days=1))
 woken = dispatch.take_wake_ups(timezone.now())
 outcomes = dispatch.send_many(woken)
 print(json.dumps({"pages": len(paths), "answers": answers, "enrolled": enrolled,
-                  "swept": swept, "woken": woken, "outcomes": outcomes}))
+                  "actions": actions, "swept": swept, "woken": woken, "outcomes": outcomes}))
 """
 
 
@@ -101,5 +114,6 @@ def test_the_demo_runs_on_sqlite_and_every_page_answers(tmp_path):
     assert {where: status for where, status in answers.items() if status != 200} == {}
     assert len(answers) == 3 * seen["pages"] + 1  # each login every page; the admin, the admin
     assert seen["enrolled"] == 302
+    assert seen["actions"] == {"book": 302, "acknowledge": 302, "review": 302}
     assert seen["swept"]["self_exam"] > 0  # the demo's series, a day on
     assert seen["woken"] and sorted(map(int, seen["outcomes"])) == sorted(seen["woken"])
