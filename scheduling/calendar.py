@@ -8,7 +8,8 @@ either; the record behind the number needs a login.
 """
 
 import json
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from django.utils import timezone
 from icalendar import Calendar, Event
@@ -29,15 +30,45 @@ def patient_calendar(patient, host: str) -> bytes:
     return visits_calendar(visits, host, f"Follow-up, patient #{patient.pk}")
 
 
-def visits_calendar(visits, host: str, name: str) -> bytes:
-    """These visits (of any patients) as one calendar called `name`."""
+def visits_calendar(visits, host: str, name: str, days_to_book=()) -> bytes:
+    """These visits (of any patients) as one calendar called `name`, and a day's count of
+    visits still to book for each `DayToBook`."""
     calendar = Calendar()
     calendar.add("prodid", "-//Skin surveillance follow-up//EN")
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", name)
     for visit in visits:
         calendar.add_component(_event(visit, host))
+    for day in days_to_book:
+        calendar.add_component(_to_book(day, host))
     return calendar.to_ical()
+
+
+@dataclass(frozen=True)
+class DayToBook:
+    """How many planned visits of one cohort fall due on one day, and where to book them."""
+
+    cohort_id: int
+    site: str
+    day: date
+    count: int
+    url: str
+
+
+def _to_book(day: DayToBook, host: str) -> Event:
+    """One all-day event for a day's visits still to book: a count, no patient in it (a
+    clinic's hundreds of unbooked visits as events of their own would drown its calendar)."""
+    event = Event()
+    event.add("uid", f"to-book-{day.cohort_id}-{day.day:%Y%m%d}@{host}")
+    event.add("dtstamp", timezone.now())
+    visits = "visit" if day.count == 1 else "visits"
+    event.add("summary", f"{day.count} follow-up {visits} to book ({day.site})")
+    event.add("status", "TENTATIVE")
+    event.add("dtstart", day.day)
+    event.add("dtend", day.day + timedelta(days=1))
+    event.add("description", f"Due this day and not booked yet: {day.url}")
+    event.add("url", day.url)
+    return event
 
 
 def _event(visit: Visit, host: str) -> Event:

@@ -1,6 +1,7 @@
 """The staff web pages: scoped like the API, audited, the API's rules for every step."""
 
 import csv
+import gzip
 import io
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -337,6 +338,56 @@ def test_the_calendar_feed_parses_names_no_mrn_and_answers_404_once_revoked(alic
     client.post("/staff/calendar-feed/revoke/")
     assert Client().get(path).status_code == 404
     assert not CalendarFeed.objects.live().exists()
+
+
+@time_machine.travel(TUESDAY)
+def test_the_feed_holds_four_weeks_of_bookings_and_a_days_visits_to_book_as_a_count(
+    alice, patient, cohort_b
+):
+    planned = list(patient.visits.filter(status="planned").order_by("due_date"))
+    week_ago, far, soon, *_ = planned
+    Visit.objects.filter(pk=week_ago.pk).update(
+        status="booked",
+        booked_at=datetime(2026, 5, 20, 15, tzinfo=UTC),  # 13 days ago
+    )
+    Visit.objects.filter(pk=far.pk).update(
+        status="booked",
+        booked_at=datetime(2026, 8, 4, 15, tzinfo=UTC),  # nine weeks ahead
+    )
+    due_day = date(2026, 6, 12)
+    others = [PatientFactory(cohort=patient.cohort) for _ in range(2)]
+    to_book = [soon] + [o.visits.filter(status="planned").first() for o in others]
+    theirs = PatientFactory(cohort=cohort_b).visits.filter(status="planned").first()
+    Visit.objects.filter(pk__in=[v.pk for v in [*to_book, theirs]]).update(
+        due_date=due_day,
+        window_start=due_day - timedelta(days=14),
+        window_end=due_day + timedelta(days=14),
+    )
+    client = signed_in(alice)
+    client.post("/staff/calendar-feed/new/")
+    path = client.get("/staff/calendar-feed/").context["address"].split("testserver", 1)[1]
+
+    feed = Client().get(path, HTTP_ACCEPT_ENCODING="gzip")
+
+    assert feed["Content-Encoding"] == "gzip"
+    events = Calendar.from_ical(gzip.decompress(feed.content)).walk("VEVENT")
+    uids = {str(event["uid"]) for event in events}
+    assert (
+        f"visit-{week_ago.pk}@testserver" not in uids and f"visit-{far.pk}@testserver" not in uids
+    )
+    assert not any(uid.startswith(f"visit-{v.pk}@") for v in to_book for uid in uids)
+    (day,) = [
+        e for e in events if str(e["uid"]) == f"to-book-{patient.cohort_id}-20260612@testserver"
+    ]
+    assert str(day["summary"]) == f"3 follow-up visits to book ({patient.cohort.site})"
+    assert day.decoded("dtstart") == due_day
+    assert (
+        str(day["url"])
+        == f"http://testserver/staff/calendar/2026-06-12/?cohort={patient.cohort_id}"
+    )
+    assert not any(f"to-book-{cohort_b.pk}-" in uid for uid in uids)  # not her cohort
+    # No booked visit in the window, and counts name no patient: no patient was disclosed.
+    assert not AuditEvent.objects.filter(action="list", reason="calendar feed").exists()
 
 
 @time_machine.travel(TUESDAY)
