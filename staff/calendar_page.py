@@ -132,15 +132,16 @@ def _days(cohorts, span: Span, wanted: Q, cap: int = SHOWN_PER_DAY) -> list[Day]
 def _open_windows(planned, dates: list[date]) -> dict[date, int]:
     """How many planned visits' windows are open on each day (the calendar's shading).
 
-    A window open on a shown day ends on or after the first and starts no earlier than
-    the widest window before its end: one range of the `visit_owed_window_end` index,
-    read as counts per distinct window and summed per day."""
+    A window open on a shown day starts on or before the last and ends on or after the
+    first, so it starts no earlier than the widest window before the first: one range of
+    the `visit_planned_window_start` index (planned visits only, their window's end
+    included), read as counts per distinct window and summed per day."""
     first, last = dates[0], dates[-1]
     windows = (
         planned.filter(
-            window_end__gte=first,
-            window_end__lte=last + Visit.widest_window(),
+            window_start__gte=first - Visit.widest_window(),
             window_start__lte=last,
+            window_end__gte=first,
         )
         .order_by()
         .values_list("window_start", "window_end")

@@ -123,11 +123,10 @@ class Visit(models.Model):
             ),
             # Overdue (scheduling.overdue): a cohort's owed visits whose window has ended,
             # and the missed ones. Each index holds the status and the list's order, so the
-            # dashboard counts and the overdue list pages read the index alone; the first
-            # holds the window's start too, for the staff calendar's open windows per day.
+            # dashboard counts and the overdue list pages read the index alone.
             models.Index(
                 fields=["cohort", "window_end"],
-                include=["status", "due_date", "kind", "id", "window_start"],
+                include=["status", "due_date", "kind", "id"],
                 condition=Q(status__in=["planned", "booked"]),
                 name="visit_owed_window_end",
             ),
@@ -156,10 +155,11 @@ class Visit(models.Model):
                 name="visit_booked_at",
             ),
             # The Today list: a cohort's planned visits whose window has opened (or soon will),
-            # their ids ordered and counted from the index alone.
+            # their ids ordered and counted from the index alone; the staff calendar's open
+            # windows per day, from the window's end included.
             models.Index(
                 fields=["cohort", "window_start"],
-                include=["id"],
+                include=["id", "window_end"],
                 condition=Q(status="planned"),
                 name="visit_planned_window_start",
             ),
