@@ -110,22 +110,24 @@ def _days(cohorts, span: Span, wanted: Q, cap: int = SHOWN_PER_DAY) -> list[Day]
     _shade(days, _open_windows(mine.filter(status=Visit.Status.PLANNED), dates))
     if span.view == "month":  # a month shows how many; a week and a day's page show who
         return list(days.values())
-    rows = Visit.objects.select_related("patient__cohort").in_bulk([pk for _, pk in shown_booked])
-    for day, pk in shown_booked:
-        days[day].booked.append(rows[pk])
     first_of_each_day = Window(
         RowNumber(), partition_by=F("due_date"), order_by=[F("window_end"), F("pk")]
     )
     # The ids first: joining the patients before the window's filter would join every
     # visit due that week (thousands, in a large clinic) to show a few a day.
-    shown_ids = due.annotate(place=first_of_each_day).filter(place__lte=cap).values("pk")
-    shown_due = (
-        Visit.objects.filter(pk__in=list(shown_ids.values_list("pk", flat=True)))
-        .select_related("patient__cohort")
-        .order_by("due_date", "window_end", "pk")
+    shown_due = list(
+        due.annotate(place=first_of_each_day)
+        .filter(place__lte=cap)
+        .order_by("due_date", "place")
+        .values_list("due_date", "pk")
     )
-    for visit in shown_due:
-        days[visit.due_date].due.append(visit)
+    rows = Visit.objects.select_related("patient__cohort").in_bulk(
+        [pk for _, pk in shown_booked + shown_due]
+    )
+    for day, pk in shown_booked:
+        days[day].booked.append(rows[pk])
+    for day, pk in shown_due:
+        days[day].due.append(rows[pk])
     return list(days.values())
 
 
