@@ -6,7 +6,7 @@ new user sees. Here, in a process of its own with no DATABASE_URL and the
 settings `make run` exports: the migrations, the static files, the demo (`seed_demo`), then the
 staff pages, the API's lists and the admin as each demo login sees them, a
 patient enrolled in the browser, a visit booked, a flag acknowledged, a message
-reviewed, a day's reminders swept and dispatched.
+reviewed, a CSV imported, a day's reminders swept and dispatched.
 """
 
 import json
@@ -29,6 +29,9 @@ from cohorts.models import Cohort, Patient
 from notifications import dispatch
 from notifications.models import Message
 from scheduling.models import Visit
+from django.core.files.uploadedfile import SimpleUploadedFile
+from staff import import_runs
+from staff.models import PatientImport
 from scheduling.sweep import sweep
 from surveillance.demo import DEMO_COHORT
 from surveillance.models import Flag
@@ -76,11 +79,23 @@ actions = {
     "acknowledge": client.post(f"/staff/flags/{flag.pk}/acknowledge/").status_code,
     "review": client.post("/staff/inbox/review/", {"message": [message.pk]}).status_code,
 }
+# A CSV of two patients imported in the browser: previewed, started, enrolled in bulk.
+rows = "first_name,last_name,date_of_birth,mrn,phone,treatment_end_date,her2\\n" + "".join(
+    f"New{n},Import,1966-03-02,CSV-{n},+1 201 555 01{n}0,2026-01-15,positive\\n" for n in (1, 2)
+)
+upload = SimpleUploadedFile("patients.csv", rows.encode(), content_type="text/csv")
+demo = Cohort.objects.get(name=DEMO_COHORT)
+uploaded = client.post("/staff/import/", {"cohort": demo.pk, "file": upload})
+job = PatientImport.objects.get()
+started = client.post(f"/staff/import/{job.pk}/start/").status_code
+imported = [uploaded.status_code, started, import_runs.run(job.pk), demo.patients.filter(
+    mrn__startswith="CSV-").count()]
 swept = sweep(timezone.now() + timedelta(days=1))
 woken = dispatch.take_wake_ups(timezone.now())
 outcomes = dispatch.send_many(woken)
-print(json.dumps({"pages": len(paths), "answers": answers, "enrolled": enrolled,
-                  "actions": actions, "swept": swept, "woken": woken, "outcomes": outcomes}))
+seen = {"pages": len(paths), "answers": answers, "enrolled": enrolled, "actions": actions}
+seen |= {"imported": imported, "swept": swept, "woken": woken, "outcomes": outcomes}
+print(json.dumps(seen))
 """
 
 
@@ -115,5 +130,6 @@ def test_the_demo_runs_on_sqlite_and_every_page_answers(tmp_path):
     assert len(answers) == 3 * seen["pages"] + 1  # each login every page; the admin, the admin
     assert seen["enrolled"] == 302
     assert seen["actions"] == {"book": 302, "acknowledge": 302, "review": 302}
+    assert seen["imported"] == [302, 302, "done", 2]
     assert seen["swept"]["self_exam"] > 0  # the demo's series, a day on
     assert seen["woken"] and sorted(map(int, seen["outcomes"])) == sorted(seen["woken"])
