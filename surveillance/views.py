@@ -36,7 +36,9 @@ class LesionReportViewSet(
     audit_object_type = "lesion_report"
 
     def get_queryset(self):
-        return LesionReport.objects.filter(patient__in=patients_for(self.request.user))
+        # Each report names its flag: loaded with it, not one query a report.
+        mine = LesionReport.objects.filter(patient__in=patients_for(self.request.user))
+        return mine.select_related("flag")
 
 
 NOT_YOURS = (

@@ -1,4 +1,4 @@
-"""Every staff page costs a fixed number of queries, however much its lists hold."""
+"""Every staff page and API list costs a fixed number of queries, however much it holds."""
 
 from datetime import UTC, datetime
 
@@ -26,6 +26,12 @@ PAGES = [
     "/staff/flags/{flag}/",
     "/staff/patients/{patient}/",
     "/staff/export/flags.csv",
+    "/api/v1/patients/",
+    "/api/v1/visits/",
+    "/api/v1/visits/?overdue=true",
+    "/api/v1/messages/",
+    "/api/v1/flags/",
+    "/api/v1/lesion-reports/",
 ]
 
 
