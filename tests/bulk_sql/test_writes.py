@@ -1,15 +1,21 @@
 """Set-based writes: the same rows as Django's bulk methods, in one statement each."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import JSONField
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bulk_sql import writes
 from notifications import outbox
 from notifications.models import Contact, Message
+from scheduling.models import ReminderSeries, Visit
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -159,3 +165,34 @@ def test_create_gives_each_instance_its_own_key_and_the_sequence_goes_on():
     assert all(not contact._state.adding for contact in contacts)
     later = Contact.objects.create(number="+12015550160")
     assert later.pk > max(contact.pk for contact in contacts)
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=0, max_value=2**62),
+    st.text(max_size=20),
+    st.sampled_from(list(Message.Status)),
+    st.dates(),
+    st.datetimes(),  # naive
+    st.datetimes(timezones=st.sampled_from([UTC, ZoneInfo("America/Chicago")])),
+)
+_FIELDS = [
+    field
+    for model in (Message, Visit, ReminderSeries)
+    for field in model._meta.concrete_fields
+    if not isinstance(field, JSONField)
+]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # naive datetimes, as Django warns
+@given(field=st.sampled_from(_FIELDS), values=st.lists(_VALUES, max_size=5))
+def test_values_go_to_the_database_as_django_would_send_them(field, values):
+    taken, expected = [], []
+    for value in values:
+        try:
+            expected.append(field.get_db_prep_save(value, connection))
+        except (TypeError, ValueError, ValidationError):
+            continue  # not a value this field takes
+        taken.append(value)
+    assert writes._db_values(field, taken, connection) == expected
