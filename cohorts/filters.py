@@ -1,5 +1,6 @@
 import django_filters
 
+from bulk_sql import parts
 from notifications.models import Language, Message
 
 from .access import cohorts_for, patients_for
@@ -47,3 +48,7 @@ class MessageFilter(django_filters.FilterSet):
     class Meta:
         model = Message
         fields = ["patient", "cohort", "status", "direction", "kind", "needs_review"]
+
+    def filter_queryset(self, queryset):
+        """Each part of the list (`cohorts.patient_messages.visible_messages`) filtered too."""
+        return parts.filtered(queryset, super().filter_queryset)

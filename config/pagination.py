@@ -9,7 +9,7 @@ page costs what the first does. Same pages, same order, same
 `count`/`next`/`previous` as DRF's PageNumberPagination.
 
 A list made of disjoint parts (a queryset with `.parts`, as
-`scheduling.overdue.in_parts` builds) is counted as the sum of its parts, and
+`bulk_sql.parts.in_parts` builds) is counted as the sum of its parts, and
 a page's ids are chosen from each part's first rows in the list's order, merged:
 each part is a range of its own index, where the whole is an OR PostgreSQL can
 only answer from the table. A database that cannot limit each part of a union

@@ -3,11 +3,12 @@ from functools import reduce
 
 import django_filters
 
+from bulk_sql.parts import in_parts
 from cohorts.access import cohorts_for
 from cohorts.filters import cohort_filter, patient_filter
 
 from .models import Visit
-from .overdue import in_parts, overdue_parts
+from .overdue import overdue_parts
 
 
 class VisitFilter(django_filters.FilterSet):
@@ -22,7 +23,7 @@ class VisitFilter(django_filters.FilterSet):
 
     def filter_queryset(self, queryset):
         """Every other filter, then `overdue`: its parts must hold all the others
-        (`scheduling.overdue.in_parts`)."""
+        (`bulk_sql.parts.in_parts`)."""
         queryset = super().filter_queryset(queryset)
         wanted = self.form.cleaned_data.get("overdue")
         if wanted is None:

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from functools import reduce
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import Visit
@@ -59,18 +59,6 @@ def overdue_parts(cohorts, now: datetime | None = None) -> list[Q]:
 def overdue(cohorts, now: datetime | None = None) -> Q:
     """The visits of `cohorts` that are overdue today: missed, or owed and ended."""
     return reduce(operator.or_, overdue_parts(cohorts, now))
-
-
-def in_parts(queryset: QuerySet, parts: list[Q]) -> QuerySet:
-    """`queryset` narrowed to the rows of any of `parts`, which must be disjoint, with each
-    part's own queryset kept as `.parts`: a paginator that knows them counts the whole as
-    the sum of the parts and chooses a page's ids from each part's first rows
-    (config/pagination.py). PostgreSQL answers an OR of ranges from a bitmap of the
-    indexes and the table's rows; each range alone, from its index. Filter nothing after
-    this: a later filter would be missing from the parts."""
-    combined = queryset.filter(reduce(operator.or_, parts))
-    combined.parts = [queryset.filter(part) for part in parts]
-    return combined
 
 
 def due_soon_parts(cohorts, days: int = 14, now: datetime | None = None) -> list[Q]:

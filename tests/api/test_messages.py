@@ -118,6 +118,48 @@ def test_the_message_list_is_paginated(api, alice, patient_a):
     assert {r["id"] for r in first["results"]}.isdisjoint(r["id"] for r in second["results"])
 
 
+def test_the_list_pages_its_two_parts_as_one_newest_first_and_filters_each(
+    api, alice, patient_a, patient_b
+):
+    """About my patients, and from my patient's number about nobody yet: two parts of one
+    list (cohorts.patient_messages.visible_messages), counted and paged together."""
+    start = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    written = []
+    for minute in range(53):
+        with time_machine.travel(start + timedelta(minutes=minute), tick=False):
+            written.append(outbound(patient_a, status="sent").pk)
+            outbound(patient_b)
+            if minute in (10, 45):  # from patient_a's number, not assigned to anyone yet
+                written.append(_unassigned_from(patient_a.contact).pk)
+            if minute == 20:
+                from_unknown_number()
+    newest_first = written[::-1]
+    client = api(alice)
+
+    first = client.get(MESSAGES).json()
+    second = client.get(MESSAGES, {"page": 2}).json()
+
+    assert (first["count"], second["count"]) == (55, 55)
+    assert [row["id"] for row in first["results"] + second["results"]] == newest_first
+    inbound_only = client.get(MESSAGES, {"direction": "inbound"}).json()
+    assert inbound_only["count"] == 2
+    assert [row["id"] for row in inbound_only["results"]] == [newest_first[7], newest_first[43]]
+    assert client.get(MESSAGES, {"patient": patient_a.pk}).json()["count"] == 53
+
+
+def _unassigned_from(contact):
+    return Message.objects.create(
+        contact=contact,
+        direction="inbound",
+        kind="inbound",
+        body="whose is this?",
+        from_number=contact.number,
+        to_number="+12015550100",
+        status="received",
+        needs_review=True,
+    )
+
+
 def test_the_message_list_filters_by_field(api, alice, cohort_a, patient_a):
     other = PatientFactory(cohort=cohort_a)
     queued = outbound(patient_a)

@@ -1,5 +1,5 @@
 """The overdue list is counted and paged part by part (missed; owed with the window
-ended: scheduling.overdue.in_parts, config/pagination.py), and holds what one query over
+ended: bulk_sql.parts.in_parts, config/pagination.py), and holds what one query over
 both would, in the list's order, from either end, with any other filter."""
 
 from datetime import date
