@@ -50,5 +50,9 @@ class MessageFilter(django_filters.FilterSet):
         fields = ["patient", "cohort", "status", "direction", "kind", "needs_review"]
 
     def filter_queryset(self, queryset):
-        """Each part of the list (`cohorts.patient_messages.visible_messages`) filtered too."""
-        return parts.filtered(queryset, super().filter_queryset)
+        """Each part of the list (`cohorts.patient_messages.visible_messages`) filtered too.
+
+        The parts are read from `self.queryset`: the copy django-filter hands in
+        (`.all()`) no longer has them.
+        """
+        return parts.filtered(self.queryset, super().filter_queryset)

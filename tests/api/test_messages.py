@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -136,9 +137,14 @@ def test_the_list_pages_its_two_parts_as_one_newest_first_and_filters_each(
     newest_first = written[::-1]
     client = api(alice)
 
-    first = client.get(MESSAGES).json()
+    statements = []
+    with connection.execute_wrapper(
+        lambda run, sql, *args: statements.append(sql) or run(sql, *args)
+    ):
+        first = client.get(MESSAGES).json()
     second = client.get(MESSAGES, {"page": 2}).json()
 
+    assert sum("COUNT(" in sql for sql in statements) == 2, "each part counted on its own"
     assert (first["count"], second["count"]) == (55, 55)
     assert [row["id"] for row in first["results"] + second["results"]] == newest_first
     inbound_only = client.get(MESSAGES, {"direction": "inbound"}).json()
