@@ -41,18 +41,21 @@ class PatientFilter(django_filters.FilterSet):
     sms_consent = django_filters.BooleanFilter(field_name="contact__sms_consent")
 
 
-class MessageFilter(django_filters.FilterSet):
+class FilterEachPart(django_filters.FilterSet):
+    """Filters a list built in parts (`bulk_sql.parts.in_parts`) part by part too.
+
+    The parts are read from `self.queryset`: the copy django-filter hands in
+    (`.all()`) no longer has them.
+    """
+
+    def filter_queryset(self, queryset):
+        return parts.filtered(self.queryset, super().filter_queryset)
+
+
+class MessageFilter(FilterEachPart):
     patient = patient_filter()
     cohort = cohort_filter("patient__cohort")
 
     class Meta:
         model = Message
         fields = ["patient", "cohort", "status", "direction", "kind", "needs_review"]
-
-    def filter_queryset(self, queryset):
-        """Each part of the list (`cohorts.patient_messages.visible_messages`) filtered too.
-
-        The parts are read from `self.queryset`: the copy django-filter hands in
-        (`.all()`) no longer has them.
-        """
-        return parts.filtered(self.queryset, super().filter_queryset)

@@ -1,6 +1,9 @@
 """Whose care team looks after a flag: its patient's cohort, or, while a flag raised
 on a shared phone waits for its patient, the cohorts of every patient using that phone."""
 
+import operator
+from functools import reduce
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from cohorts.models import Cohort, Patient
@@ -24,8 +27,17 @@ def cohorts_of(flag: Flag) -> list[Cohort]:
 
 def in_cohorts(cohorts) -> Q:
     """Flags of patients in `cohorts`, or waiting on a number one of their patients uses."""
+    return reduce(operator.or_, cohort_parts(cohorts))
+
+
+def cohort_parts(cohorts, *, every_cohort: bool = False) -> list[Q]:
+    """`in_cohorts` as its two disjoint parts (`bulk_sql.parts`): the patients' flags, and
+    those still waiting for a patient. As one OR, PostgreSQL hashed every patient of the
+    clinic to answer it. With `every_cohort` (an admin's), every patient's flag is one of
+    theirs: no join to the patients at all."""
     on_their_number = Exists(sharers(OuterRef("message__contact_id")).filter(cohort__in=cohorts))
-    return Q(patient__cohort__in=cohorts) | Q(on_their_number, patient__isnull=True)
+    patients = Q(patient__isnull=False) if every_cohort else Q(patient__cohort__in=cohorts)
+    return [patients, Q(on_their_number, patient__isnull=True)]
 
 
 def coordinators(flag: Flag) -> list:

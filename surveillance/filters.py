@@ -2,14 +2,14 @@ import django_filters
 from django.db.models import Q
 from django.utils import timezone
 
-from cohorts.filters import cohort_filter, patient_filter
+from cohorts.filters import FilterEachPart, cohort_filter, patient_filter
 from cohorts.models import Cohort
 
 from .care_teams import in_cohorts
 from .models import Flag, LesionReport
 
 
-class FlagFilter(django_filters.FilterSet):
+class FlagFilter(FilterEachPart):
     patient = patient_filter()
     cohort = cohort_filter(method="filter_cohort")
     overdue = django_filters.BooleanFilter(method="filter_overdue")

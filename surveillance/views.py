@@ -6,12 +6,13 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from audit.mixins import AuditedViewSetMixin
-from cohorts.access import can_resolve, cohorts_for, patients_for
+from bulk_sql.parts import in_parts
+from cohorts.access import can_resolve, cohorts_for, is_admin, patients_for
 from cohorts.patient_messages import AssignSerializer, assign_message
 from scheduling.serializers import VisitSerializer
 
 from . import lesions
-from .care_teams import in_cohorts
+from .care_teams import cohort_parts
 from .filters import FlagFilter, LesionReportFilter
 from .models import Flag, LesionReport, Questionnaire
 from .serializers import (
@@ -65,12 +66,12 @@ class FlagViewSet(
         still_asking = Questionnaire.objects.filter(
             report_id=OuterRef("report_id"), closed_at__isnull=True
         )
-        mine = in_cohorts(cohorts_for(self.request.user))
-        return (
-            Flag.objects.filter(mine)
-            .select_related("message")
-            .annotate(questionnaire_open=Exists(still_asking))
+        # The cohorts' ids, not a subquery: as the visits list (scheduling.views).
+        mine = list(cohorts_for(self.request.user).values_list("pk", flat=True))
+        flags = Flag.objects.select_related("message").annotate(
+            questionnaire_open=Exists(still_asking)
         )
+        return in_parts(flags, cohort_parts(mine, every_cohort=is_admin(self.request.user)))
 
     def _step(self, step) -> Response:
         try:

@@ -6,17 +6,19 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from notifications import inbound
 from notifications.models import Message
-from surveillance import alerts, escalation
+from surveillance import alerts, escalation, lesions
 from surveillance.models import Flag, Questionnaire
 from tests.factories import CohortFactory, PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db]
 
 SHARED = "+12015550150"
+RED_FLAGS = {"location": "near_scar", "feel": "firm_lump", "colour": "purple", "itch": "no"}
 MESSAGES = "/api/v1/messages/"
 
 
@@ -237,3 +239,26 @@ def test_a_stranger_sees_no_waiting_flag(api, world):
     stranger = UserFactory(role="coordinator")
 
     assert api(stranger).get(FLAGS).json()["results"] == []
+
+
+def test_the_flag_list_counts_and_pages_its_two_parts_as_one(api, alice, bob, admin_user, world):
+    """The patients' flags, and a flag waiting on the shared phone: two parts of one list
+    (surveillance.care_teams.cohort_parts), in order of their deadlines."""
+    north_only = PatientFactory(cohort=world["north"].cohort, phone="+12015550151")
+    with time_machine.travel("2026-06-01 15:00Z"):
+        waiting = Flag.objects.get(message=receive("I found a lump near the scar"))
+    with time_machine.travel("2026-06-08 15:00Z"):
+        later = lesions.record_report(north_only, "staff", RED_FLAGS)
+    with time_machine.travel("2026-05-29 15:00Z"):
+        sooner = lesions.record_report(north_only, "staff", RED_FLAGS)
+
+    statements = []
+    with connection.execute_wrapper(lambda run, sql, *a: statements.append(sql) or run(sql, *a)):
+        body = api(alice).get(FLAGS).json()
+
+    assert sum("COUNT(" in sql for sql in statements) == 2, "each part counted on its own"
+    assert body["count"] == 3
+    assert [row["id"] for row in body["results"]] == [sooner.pk, waiting.pk, later.pk]
+    assert [row["id"] for row in api(bob).get(FLAGS).json()["results"]] == [waiting.pk]
+    assert api(admin_user).get(FLAGS).json()["count"] == 3
+    assert api(alice).get(FLAGS, {"unassigned": "false"}).json()["count"] == 2
