@@ -60,18 +60,21 @@ class Rows:
 def first_rows(queryset: QuerySet, count: int = ROWS, cohorts=None, skip: int = 0) -> Rows:
     """The first `count` rows after the first `skip` (their ids chosen from the list's index
     first, cohort by cohort when `cohorts` are given, then the rows and their joins loaded
-    for those alone) and how many there are in all: counted only when there are more."""
+    for those alone) and how many there are in all, up to COUNT_UP_TO and one: counted from
+    the same ids, so a list costs two queries, not three."""
+    wanted = max(skip + count, COUNT_UP_TO) + 1
     if (
         cohorts is None
         or not connections[queryset.db].features.supports_slicing_ordering_in_compound
     ):
-        ids = list(queryset.values_list("pk", flat=True)[skip : skip + count + 1])
+        ids = list(queryset.values_list("pk", flat=True)[:wanted])
     else:  # no `skip`: a list chosen per cohort shows its first rows only
-        ids = _ids_per_cohort(queryset, cohorts, count + 1)
-    more, ids = len(ids) > count, ids[:count]
-    by_id = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()} if ids else {}
-    rows = [by_id[pk] for pk in ids if pk in by_id]
-    total = queryset.order_by()[: COUNT_UP_TO + 1].count() if more else skip + len(ids)
+        ids = _ids_per_cohort(queryset, cohorts, wanted)
+    shown = ids[skip : skip + count]
+    more = len(ids) > skip + count
+    by_id = {row.pk: row for row in queryset.filter(pk__in=shown).order_by()} if shown else {}
+    rows = [by_id[pk] for pk in shown if pk in by_id]
+    total = min(len(ids), COUNT_UP_TO + 1) if more else skip + len(shown)
     return Rows(rows, total, more)
 
 

@@ -68,8 +68,5 @@ def test_no_page_costs_more_queries_for_more_patients(alice, cohort_a):
     add_work(cohort_a, 30, alice)  # past every list's first rows
     many = {page: queries(client, page.format(**ids)) for page in PAGES}
 
-    # Today's sections past their first rows count the rest: one query more each.
-    assert {page: many[page] - few[page] for page in PAGES} == {
-        page: (2 if page == "/staff/" else 0) for page in PAGES
-    }
+    assert {page: many[page] - few[page] for page in PAGES} == dict.fromkeys(PAGES, 0)
     assert max(many.values()) <= 30
