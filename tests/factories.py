@@ -142,3 +142,19 @@ def outbound(patient, **fields) -> Message:
         "send_after": timezone.now(),
     }
     return Message.objects.create(subject=patient, contact=patient.contact, **{**values, **fields})
+
+
+def waiting_inbound(patient, body: str = "A question") -> Message:
+    """An unsaved inbound message from the patient that nobody could route: for the
+    staff's lists, many at once (`bulk_create`)."""
+    return Message(
+        subject=patient,
+        contact=patient.contact,
+        direction="inbound",
+        kind="inbound",
+        body=body,
+        from_number=patient.phone,
+        to_number="+12015550100",
+        status="received",
+        needs_review=True,
+    )

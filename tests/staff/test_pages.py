@@ -22,7 +22,7 @@ from scheduling.models import Visit
 from staff.models import CalendarFeed
 from surveillance import lesions
 from surveillance.models import Flag
-from tests.factories import PatientFactory, UserFactory
+from tests.factories import PatientFactory, UserFactory, waiting_inbound
 from tests.staff.helpers import signed_in
 
 pytestmark = [pytest.mark.django_db]
@@ -481,22 +481,7 @@ def test_a_list_counts_up_to_a_hundred_from_the_ids_it_reads(
 ):
     from staff import worklist
 
-    Message.objects.bulk_create(
-        [
-            Message(
-                subject=patient,
-                contact=patient.contact,
-                direction="inbound",
-                kind="inbound",
-                body=f"question {n}",
-                from_number=patient.phone,
-                to_number="+12015550100",
-                status="received",
-                needs_review=True,
-            )
-            for n in range(waiting)
-        ]
-    )
+    Message.objects.bulk_create([waiting_inbound(patient, f"question {n}") for n in range(waiting)])
     queryset = worklist.inbox(admin_user, [patient.cohort], timezone.now())
 
     found = worklist.first_rows(queryset, count=15 if skip == 0 else 50, skip=skip)
