@@ -40,8 +40,11 @@ def sweep(now: datetime | None = None, batch_size: int = BATCH_SIZE) -> dict:
 
 
 def _drain(sweep_batch, now: datetime, batch_size: int) -> int:
-    total = 0
-    while claimed := sweep_batch(now, batch_size):
+    """Batches until one comes short: what it did not find is not due, or another sweep
+    holds it (`SKIP LOCKED`) and writes it."""
+    total, claimed = 0, batch_size
+    while claimed == batch_size:
+        claimed = sweep_batch(now, batch_size)
         total += claimed
     return total
 

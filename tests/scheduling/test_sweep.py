@@ -137,6 +137,26 @@ def test_its_cost_grows_with_what_is_due_not_with_the_cohort():
     assert queries_for_a_tick(idle=3) == queries_for_a_tick(idle=30)
 
 
+@time_machine.travel(NOW)
+@pytest.mark.parametrize("due", [4, 5])
+def test_it_goes_batch_by_batch_until_one_comes_short(due):
+    for patient in PatientFactory.create_batch(due, tier="high"):
+        make_due(patient)
+    claims = []
+
+    def count_claims(execute, sql, *args):
+        if "FOR UPDATE" in sql and ReminderSeries._meta.db_table in sql:
+            claims.append(sql)
+        return execute(sql, *args)
+
+    with connection.execute_wrapper(count_claims):
+        assert sweep(batch_size=2) == {"self_exam": due, "visit_reminder": 0}
+
+    assert len(claims) == due // 2 + 1  # 2, 2, then 0 (four due) or 1 (five due)
+    assert Message.objects.filter(kind="self_exam").count() == due
+    assert not ReminderSeries.objects.filter(next_due_at__lte=timezone.now()).exists()
+
+
 def visit_booked_on_1_june(days_ahead: int):
     """A high-tier patient's first clinic visit, booked on 1 June for `days_ahead` later."""
     with time_machine.travel("2026-06-01 14:00Z"):
