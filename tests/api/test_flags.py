@@ -62,6 +62,23 @@ def test_it_refuses_unknown_answers_and_writes_nothing(api, alice, patient, answ
     assert not Flag.objects.exists()
 
 
+def test_each_care_team_lists_only_its_own_patients_reports(
+    api, alice, bob, lead, admin_user, patient, cohort_b
+):
+    theirs = PatientFactory(cohort=cohort_b)
+    ours = lesions.record_report(patient, "staff", RED_FLAGS).report_id
+    other = lesions.record_report(theirs, "staff", RED_FLAGS).report_id
+
+    def listed(user):
+        body = api(user).get("/api/v1/lesion-reports/").json()
+        return body["count"], {row["id"] for row in body["results"]}
+
+    assert listed(alice) == (1, {ours})
+    assert listed(lead) == (1, {ours})
+    assert listed(bob) == (1, {other})
+    assert listed(admin_user) == (2, {ours, other})
+
+
 def test_it_refuses_a_report_for_another_cohorts_patient(api, bob, patient):
     response = api(bob).post(
         "/api/v1/lesion-reports/", {"patient": patient.pk, "answers": {}}, format="json"
