@@ -50,7 +50,7 @@ def overdue_parts(cohorts, now: datetime | None = None) -> list[Q]:
     """The kinds of overdue visit of `cohorts`, disjoint: missed, and owed with their window
     ended, for each date the cohorts are on. Each is one range of a partial index
     (`visit_missed`, `visit_owed_window_end`) that holds what the list sorts by: counted and
-    paged part by part, the overdue list reads those indexes alone (`in_parts`)."""
+    paged part by part, the overdue list reads those indexes alone (`bulk_sql.parts.in_parts`)."""
     ids = [cohort.pk for cohort in cohorts]
     missed = Q(status=Visit.Status.MISSED, cohort_id__in=ids) if ids else NOTHING
     return [missed, *_ended_by_today(cohorts, now)]

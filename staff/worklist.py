@@ -67,14 +67,13 @@ def first_rows(queryset: QuerySet, count: int = ROWS, cohorts=None, skip: int = 
         cohorts is None
         or not connections[queryset.db].features.supports_slicing_ordering_in_compound
     ):
-        ids = list(queryset.values_list("pk", flat=True)[:wanted])
+        ids = list(queryset.values_list("pk", flat=True)[skip:wanted])
     else:  # no `skip`: a list chosen per cohort shows its first rows only
         ids = _ids_per_cohort(queryset, cohorts, wanted)
-    shown = ids[skip : skip + count]
-    more = len(ids) > skip + count
+    shown, more = ids[:count], len(ids) > count
     by_id = {row.pk: row for row in queryset.filter(pk__in=shown).order_by()} if shown else {}
     rows = [by_id[pk] for pk in shown if pk in by_id]
-    total = min(len(ids), COUNT_UP_TO + 1) if more else skip + len(shown)
+    total = min(skip + len(ids), COUNT_UP_TO + 1) if more else skip + len(shown)
     return Rows(rows, total, more)
 
 
