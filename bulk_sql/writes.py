@@ -147,8 +147,27 @@ def update(
     connection = _connection(model)
     if connection.vendor != "postgresql":
         return _update_each(objs, fields, match, where)
+    attnames = {name: model._meta.get_field(name).attname for name in [*fields, *match]}
+    rows = [{"pk": obj.pk} | {n: getattr(obj, a) for n, a in attnames.items()} for obj in objs]
+    return _update(model, rows, fields, match, where, connection)
+
+
+def update_rows(model: type[Model], rows: list[dict], fields: list[str]) -> list:
+    """`update` for rows held as values by attribute name (`{"pk": 7, "next_due_at": ...}`),
+    no instance built: where a batch's rows are many, loading them as models costs more
+    than the rest of the batch."""
+    if not rows:
+        return []
+    connection = _connection(model)
+    if connection.vendor != "postgresql":
+        return update([model(**row) for row in rows], fields)
+    return _update(model, rows, fields, (), {}, connection)
+
+
+def _update(model, rows: list[dict], fields, match, where: dict, connection) -> list:
     pk = model._meta.pk
-    columns = [model._meta.get_field(name) for name in [*fields, *match]]
+    names = [*fields, *match]
+    columns = [model._meta.get_field(name) for name in names]
     quote = connection.ops.quote_name
     assignments = ", ".join(
         f"{quote(field.column)} = new.c{n}" for n, field in enumerate(columns[: len(fields)])
@@ -168,9 +187,9 @@ def update(
         f"WHERE {' AND '.join([f'row.{quote(pk.column)} = new.id', *guards])} "
         f"RETURNING row.{quote(pk.column)}"
     )
-    params = [[obj.pk for obj in objs]] + [
-        _db_values(field, [getattr(obj, field.attname) for obj in objs], connection)
-        for field in columns
+    params = [[row["pk"] for row in rows]] + [
+        _db_values(field, [row[name] for row in rows], connection)
+        for name, field in zip(names, columns, strict=True)
     ]
     params += [field.get_db_prep_save(value, connection) for field, value in constants]
     with _parameter_cursor(connection) as cursor:

@@ -6,11 +6,11 @@ about to go.
 """
 
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import F
 
 from notifications import hooks, outbox
 from notifications.models import Contact, Message
@@ -29,8 +29,8 @@ def build(patient: Patient, kind: str, key: str, **options) -> Message:
 class Addressee:
     """What writing an SMS about a patient needs of them and their phone, as plain values.
 
-    A sweep reads these for hundreds of due rows at once as annotations through
-    the row's `patient` (`addressee_of`), where loading each patient, cohort and
+    A sweep reads these for hundreds of due rows at once as values through the
+    row's `patient` (`addressee_paths`), where loading each patient, cohort and
     contact as a model costs more than all the rest of the batch.
     """
 
@@ -86,14 +86,10 @@ _ADDRESSEE_PATHS = {
 }
 
 
-def addressee_annotations(through: str = "patient") -> dict[str, F]:
-    """Annotations that load an `Addressee` with each row, through its `through` relation."""
-    return {f"to_{name}": F(f"{through}__{path}") for name, path in _ADDRESSEE_PATHS.items()}
-
-
-def addressee_of(row) -> Addressee:
-    """The `Addressee` of a row loaded with `addressee_annotations`."""
-    return Addressee(**{name: getattr(row, f"to_{name}") for name in _ADDRESSEE_PATHS})
+def addressee_paths(through: str = "patient") -> list[str]:
+    """What `values_list` loads an `Addressee` from, through a row's `through` relation, in
+    the order `Addressee(*values)` takes."""
+    return [f"{through}__{_ADDRESSEE_PATHS[field.name]}" for field in dataclass_fields(Addressee)]
 
 
 def queue(patient: Patient, kind: str, key: str, **options) -> Message:

@@ -49,23 +49,27 @@ def _drain(sweep_batch, now: datetime, batch_size: int) -> int:
     return total
 
 
-def _claim(due, order: str, batch_size: int, fields: tuple[str, ...]) -> list:
-    """Lock a batch of due rows (skipping rows another sweep holds), then load `fields` and
-    each row's `messaging.Addressee` (as `row.to`).
+def _claim(due, order: str, batch_size: int, fields: tuple[str, ...]) -> list[tuple]:
+    """Lock a batch of due rows (skipping rows another sweep holds), then load each one's
+    key and `fields`, and its `messaging.Addressee`: `((pk, *fields), addressee)`.
 
     Two steps on purpose: the locking query walks the partial index and stops
     at the batch size; joining patients and cohorts in it would make
-    PostgreSQL join and sort every due row before the LIMIT.
+    PostgreSQL join and sort every due row before the LIMIT. Values, not
+    models: a batch of models with their patient's values costs more Python
+    than all its statements.
     """
     ids = list(
         due.select_for_update(skip_locked=True)
         .order_by(order)
         .values_list("pk", flat=True)[:batch_size]
     )
-    rows = due.model.objects.filter(pk__in=ids).only(*fields).order_by()
-    by_id = {row.pk: row for row in rows.annotate(**messaging.addressee_annotations())}
-    for row in by_id.values():
-        row.to = messaging.addressee_of(row)
+    loaded = due.model.objects.filter(pk__in=ids).order_by()
+    width = 1 + len(fields)
+    by_id = {
+        row[0]: (row[:width], messaging.Addressee(*row[width:]))
+        for row in loaded.values_list("pk", *fields, *messaging.addressee_paths())
+    }
     return [by_id[pk] for pk in ids]  # in due order: their messages are written, and go, so
 
 
@@ -89,43 +93,47 @@ def _sweep_series(now: datetime, batch_size: int) -> int:
         batch_size,
         ("kind", "rule", "dtstart", "timezone", "next_due_at", "unanswered"),
     )
-    messages = []
-    for series in batch:
-        due, following = series.next_due_at, planner.next_occurrence(series.as_planned(), now)
-        if _wanted(series.to, due):
+    messages, advanced = [], []
+    for (pk, kind, rule, dtstart, zone, due_at, unanswered), to in batch:
+        series = ReminderSeries.planned(kind, rule, dtstart, zone, due_at)
+        following = planner.next_occurrence(series, now)
+        if _wanted(to, due_at):
             # Superseded by the next reminder of the series: it expires when that one is due.
-            key = f"series:{series.pk}:{due:%Y%m%dT%H%M%SZ}"
-            messages.append(series.to.message(series.kind, key, expires_at=following))
+            key = f"series:{pk}:{due_at:%Y%m%dT%H%M%SZ}"
+            messages.append(to.message(kind, key, expires_at=following))
             # One more since they last wrote (`answers.answered` starts the count again).
-            series.unanswered += 1
-        series.next_due_at = following
+            unanswered += 1
+        advanced.append({"pk": pk, "next_due_at": following, "unanswered": unanswered})
     writes.insert_rows(Message, messages, ignore_conflicts=True)
-    writes.update(batch, ["next_due_at", "unanswered"])
+    writes.update_rows(ReminderSeries, advanced, ["next_due_at", "unanswered"])
     return len(batch)
 
 
 @transaction.atomic
 def _sweep_visits(now: datetime, batch_size: int) -> int:
     due = Visit.objects.filter(status=Visit.Status.BOOKED, next_reminder_at__lte=now)
-    batch = _claim(
-        due, "next_reminder_at", batch_size, ("booked_at", "location", "next_reminder_at")
-    )
+    batch = [
+        (Visit(pk=pk, booked_at=booked_at, location=location, next_reminder_at=at), to)
+        for (pk, booked_at, location, at), to in _claim(
+            due, "next_reminder_at", batch_size, ("booked_at", "location", "next_reminder_at")
+        )
+    ]
     reminders = [
-        _visit_reminder(visit)
-        for visit in batch
+        _visit_reminder(visit, to)
+        for visit, to in batch
         # After an outage, an appointment already past gets no reminder.
-        if visit.booked_at > now and _wanted(visit.to, visit.next_reminder_at)
+        if visit.booked_at > now and _wanted(to, visit.next_reminder_at)
     ]
     writes.insert_rows(Message, reminders, ignore_conflicts=True)
-    for visit in batch:
+    for visit, _ in batch:
         visit.next_reminder_at = visit.reminder_after(now)
-    writes.update(batch, ["next_reminder_at"])
+    writes.update([visit for visit, _ in batch], ["next_reminder_at"])
     return len(batch)
 
 
-def _visit_reminder(visit: Visit) -> dict:
-    local = timezone.localtime(visit.booked_at, ZoneInfo(visit.to.timezone))
-    return visit.to.message(
+def _visit_reminder(visit: Visit, to: messaging.Addressee) -> dict:
+    local = timezone.localtime(visit.booked_at, ZoneInfo(to.timezone))
+    return to.message(
         "visit_reminder",
         visit.reminder_key(),
         time_critical=True,

@@ -82,13 +82,20 @@ class ReminderSeries(models.Model):
         return (self.kind, self.rule, self.dtstart, self.timezone)
 
     def as_planned(self) -> planner.PlannedSeries:
+        return self.planned(self.kind, self.rule, self.dtstart, self.timezone, self.next_due_at)
+
+    @staticmethod
+    def planned(
+        kind: str, rule: str, dtstart: str, timezone: str, next_due_at: datetime | None
+    ) -> planner.PlannedSeries:
+        """A series given as its stored values, as the planner's (the sweep loads values)."""
         return planner.PlannedSeries(
-            kind=self.kind,
-            rule=self.rule,
-            dtstart=datetime.fromisoformat(self.dtstart),  # DTSTART_FORMAT is ISO 8601 basic
+            kind=kind,
+            rule=rule,
+            dtstart=datetime.fromisoformat(dtstart),  # DTSTART_FORMAT is ISO 8601 basic
             until=None,
-            timezone=self.timezone,
-            next_due_at=self.next_due_at,
+            timezone=timezone,
+            next_due_at=next_due_at,
         )
 
     def upcoming(self, count: int = 5) -> list[datetime]:

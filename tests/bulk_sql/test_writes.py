@@ -97,7 +97,14 @@ def test_it_writes_a_single_row():
     assert Message.objects.filter(contact=contact).count() == 1
 
 
-def test_it_sets_each_rows_own_values_in_one_statement():
+def _update_rows(rows, fields):
+    """`writes.update_rows` given the instances' values, as the sweep holds them."""
+    values = [{"pk": row.pk} | {name: getattr(row, name) for name in fields} for row in rows]
+    return writes.update_rows(Message, values, fields)
+
+
+@pytest.mark.parametrize("write", [writes.update, _update_rows], ids=["instances", "values"])
+def test_it_sets_each_rows_own_values_in_one_statement(write):
     contacts = _contacts(3)
     writes.insert(_messages(contacts))
     rows = list(Message.objects.order_by("pk"))
@@ -108,9 +115,10 @@ def test_it_sets_each_rows_own_values_in_one_statement():
         row.send_after, row.error = send_after, error
 
     with CaptureQueriesContext(connection) as captured:
-        writes.update(rows, ["send_after", "error"])
+        written = write(rows, ["send_after", "error"])
 
     assert len(captured) == 1
+    assert sorted(written) == [row.pk for row in rows]
     assert list(Message.objects.order_by("pk").values_list("send_after", "error")) == [
         (now, "a"),
         (now + timedelta(hours=1), "b"),
@@ -132,6 +140,7 @@ def test_it_does_nothing_for_no_rows():
     with CaptureQueriesContext(connection) as captured:
         writes.insert([])
         writes.update([], ["send_after"])
+        writes.update_rows(Message, [], ["send_after"])
 
     assert len(captured) == 0
 
