@@ -28,6 +28,8 @@ from .models import Protocol, ReminderSeries, Visit
 # A patient no longer followed up is planned nothing: their reminder series are
 # retired and the visits still only planned are dropped (booked ones stay for staff).
 NOTHING = planner.Plan(visits=(), series=())
+# The visit kinds a protocol plans (not urgent visits, which staff add).
+PLANNED_KINDS = frozenset(kind.value for kind in planner.VisitKind)
 # What re-planning reads of a stored visit.
 VISIT_FIELDS = (
     "patient_id", "cohort_id", "protocol_id", "kind", "status", "due_date", "window_start",
@@ -74,7 +76,8 @@ def replan(patients: Sequence[Patient], now: datetime | None = None) -> None:
 
 def _cancel_overdue_of_inactive(patients, now: datetime) -> None:
     """A patient no longer followed up owes no visit: the overdue ones still only planned
-    (the plan dropped those ahead) are cancelled, so no list asks anyone to book them."""
+    (the plan dropped those ahead) and an urgent one not yet booked are cancelled, so no
+    list asks anyone to book them; a booked one stays for staff to cancel."""
     inactive = [patient.pk for patient in patients if not patient.is_active]
     if inactive:
         Visit.objects.filter(patient_id__in=inactive, status=Visit.Status.PLANNED).update(
@@ -148,11 +151,13 @@ def _repoint(rows, protocol: Protocol) -> None:
 
 
 def _split(visits: list[Visit], today: date) -> tuple[list[Visit], list[Visit]]:
-    """Planned visits still ahead may be replaced; every other visit is fixed."""
+    """Planned visits of a kind the protocol plans, still ahead, may be replaced; every
+    other visit is fixed. An urgent visit is staff's, for a lesion flag: no plan has it,
+    so it outlives every plan (booked or not)."""
     replaceable, fixed = [], []
     for visit in visits:
         ahead = visit.status == Visit.Status.PLANNED and visit.window_end >= today
-        (replaceable if ahead else fixed).append(visit)
+        (replaceable if ahead and visit.kind in PLANNED_KINDS else fixed).append(visit)
     return replaceable, fixed
 
 

@@ -8,10 +8,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cohorts.services import reassess_and_replan
+from records import withdrawal
 from scheduling import services
 from scheduling.models import Protocol, ReminderSeries, Visit
 from scheduling.tasks import replan_everyone
-from tests.factories import CohortFactory, PatientFactory
+from surveillance import lesions
+from tests.factories import ROUTINE_ANSWERS, CohortFactory, PatientFactory
 
 pytestmark = [pytest.mark.django_db]
 
@@ -33,6 +35,37 @@ def test_it_changes_nothing_when_planning_twice():
     services.replan([patient])
 
     assert snapshot(patient) == before
+
+
+@time_machine.travel("2026-06-01 12:00Z")
+def test_an_urgent_visit_not_yet_booked_outlives_every_new_plan(alice):
+    """Staff add it for a lesion flag; no protocol plans it, so no new plan may drop it."""
+    patient = PatientFactory(tier="standard")
+    flag = lesions.record_report(patient, "staff", ROUTINE_ANSWERS)
+    urgent = lesions.add_urgent_visit(flag, alice)
+    patient.profile.her2 = "positive"
+    patient.profile.save()
+
+    reassess_and_replan([patient])
+    replan_everyone()
+
+    flag.refresh_from_db()
+    assert flag.urgent_visit_id == urgent.pk
+    assert Visit.objects.get(pk=urgent.pk).status == Visit.Status.PLANNED
+
+
+@time_machine.travel("2026-06-01 12:00Z")
+def test_a_withdrawn_patients_urgent_visit_is_cancelled_and_kept(alice):
+    patient = PatientFactory(tier="standard")
+    flag = lesions.record_report(patient, "staff", ROUTINE_ANSWERS)
+    urgent = lesions.add_urgent_visit(flag, alice)
+
+    withdrawal.withdraw(patient, "moved_away", timezone.localdate(), by=alice)
+
+    flag.refresh_from_db()
+    assert flag.urgent_visit_id == urgent.pk
+    assert Visit.objects.get(pk=urgent.pk).status == Visit.Status.CANCELLED
+    assert not patient.visits.filter(status=Visit.Status.PLANNED).exists()
 
 
 @time_machine.travel("2026-06-01 12:00Z")
