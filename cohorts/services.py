@@ -54,7 +54,9 @@ def _latest_assessments(patients: Sequence[Patient]) -> dict[int, RiskAssessment
     return latest
 
 
-@transaction.atomic
+# No savepoint of its own: every caller's unit of work (an edit, an enrolment, a withdrawal)
+# stands or falls whole, and an edit pays a round trip per savepoint statement.
+@transaction.atomic(savepoint=False)
 def reassess_and_replan(patients: Sequence[Patient], by=None) -> None:
     """After any change to patients or profiles: new assessments, then new plans.
 

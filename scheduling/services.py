@@ -56,7 +56,7 @@ def replan_reassessed(sender, patients: Sequence[Patient], **kwargs) -> None:
     replan(patients)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # as `cohorts.services.reassess_and_replan`
 def replan(patients: Sequence[Patient], now: datetime | None = None) -> None:
     """Bring the visits and reminder series of `patients` in line with the active protocol.
 

@@ -158,6 +158,20 @@ def test_it_plans_a_batch_in_a_constant_number_of_queries():
     assert len(many) == len(few)
 
 
+@time_machine.travel("2026-06-01 12:00Z")
+def test_an_edit_inside_a_transaction_takes_no_savepoint_of_its_own():
+    """The caller's unit of work (an API edit, an enrolment) stands or falls whole."""
+    patient = PatientFactory(tier="standard")
+    patient.profile.her2 = "positive"
+    patient.profile.save()
+
+    with CaptureQueriesContext(connection) as edit:  # the test's transaction is the caller's
+        reassess_and_replan([patient])
+
+    assert patient.visits.filter(status="planned").count() > 0
+    assert [query["sql"] for query in edit if "SAVEPOINT" in query["sql"]] == []
+
+
 def test_it_keeps_plans_on_the_version_they_were_built_from():
     patient = PatientFactory(tier="high")
     version_1 = Protocol.objects.active()
