@@ -73,6 +73,8 @@ def flag_page(request: HttpRequest, flag_id: int) -> HttpResponse:
             for outcome in lesions.outcomes_for(request.user, flag)
         ],
         "error": request.GET.get("error", ""),
+        # Its urgent visit still to come; once cancelled, missed or done, another may be booked.
+        "urgent_to_come": flag.urgent_visit and flag.urgent_visit.status in lesions.TO_COME,
     }
     response = render(request, "staff/flag.html", context)
     patient_ids = [patient.pk] if patient else [c.pk for c in context["candidates"]]

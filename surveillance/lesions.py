@@ -32,6 +32,8 @@ class FlagStateError(Exception):
 
 
 UNASSIGNED = "Say whose report this is first: assign the flag to one of its candidates."
+# An urgent visit in these is still to come: asking for one again is asking for it.
+TO_COME = (Visit.Status.PLANNED, Visit.Status.BOOKED)
 
 
 # Review deadlines are at most a few weeks ahead: the days off looked up around them.
@@ -306,14 +308,22 @@ def _tell_patient_about_visit(flag: Flag) -> None:
 def add_urgent_visit(
     flag: Flag, by, booked_at: datetime | None = None, location: str = ""
 ) -> Visit:
-    """The one-click urgent visit: due today, within a week; booked if a time is given."""
+    """The one-click urgent visit: due today, within a week; booked if a time is given.
+
+    Asked again while the flag's urgent visit is still to come, it is that visit
+    (booked, or booked again, at the time given). Once that one was cancelled,
+    missed or done, the flag gets a new one: the patient still needs seeing.
+    """
     flag = _locked(flag)
     if flag.status == Flag.Status.RESOLVED:
         raise FlagStateError("This flag is already resolved.")
     if flag.patient_id is None:
         raise FlagStateError(UNASSIGNED)
-    if flag.urgent_visit_id:
-        return flag.urgent_visit
+    current = flag.urgent_visit
+    if current is not None and current.status in TO_COME:
+        if booked_at is not None:
+            current.book(booked_at, location or current.location, by=by)
+        return current
     today = site_days.today(flag.patient.cohort)  # the clinic's date, not the server's
     visit = Visit.objects.create(
         patient=flag.patient,

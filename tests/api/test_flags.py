@@ -5,6 +5,7 @@ import time_machine
 from django.utils import timezone
 
 from notifications.models import Message
+from scheduling.models import Visit
 from surveillance import lesions
 from surveillance.models import Flag
 from tests.factories import PatientFactory, UserFactory
@@ -155,6 +156,42 @@ def test_it_books_an_urgent_visit_in_one_click_and_tells_the_patient(api, alice,
     assert (visit.json()["kind"], visit.json()["status"]) == ("urgent", "booked")
     booked = Message.objects.get(kind="visit_booked", patient=patient)
     assert "2026-06-06 at 10:00, Clinic 4" in booked.body
+
+
+@time_machine.travel(FRIDAY)
+def test_a_flag_gets_a_new_urgent_visit_once_its_first_was_cancelled(api, alice, patient):
+    flag = lesions.record_report(patient, "staff", RED_FLAGS)
+    first = lesions.add_urgent_visit(flag, alice, timezone.now() + timedelta(days=1))
+    first.cancel(by=alice, note="Cannot come on Saturday")  # the patient rang
+    when = timezone.now() + timedelta(days=3)
+
+    again = api(alice).post(
+        f"/api/v1/flags/{flag.pk}/urgent-visit/", {"booked_at": when.isoformat()}
+    )
+
+    assert again.status_code == 201
+    assert again.json()["id"] != first.pk
+    assert (again.json()["kind"], again.json()["status"]) == ("urgent", "booked")
+    flag.refresh_from_db()
+    assert flag.urgent_visit_id == again.json()["id"]
+    assert Visit.objects.get(pk=first.pk).status == "cancelled"  # kept, as it was
+
+
+@time_machine.travel(FRIDAY)
+def test_asking_again_with_a_time_books_the_urgent_visit_still_to_come(api, alice, patient):
+    flag = lesions.record_report(patient, "staff", RED_FLAGS)
+    unbooked = lesions.add_urgent_visit(flag, alice)  # one click, no time yet
+    when = timezone.now() + timedelta(days=2)
+
+    booked = api(alice).post(
+        f"/api/v1/flags/{flag.pk}/urgent-visit/",
+        {"booked_at": when.isoformat(), "location": "Clinic 4"},
+    )
+    again = api(alice).post(f"/api/v1/flags/{flag.pk}/urgent-visit/")
+
+    assert booked.json()["id"] == again.json()["id"] == unbooked.pk
+    assert booked.json()["status"] == again.json()["status"] == "booked"
+    assert Visit.objects.get(pk=unbooked.pk).location == "Clinic 4"
 
 
 @time_machine.travel(FRIDAY)

@@ -195,6 +195,22 @@ def test_an_urgent_visit_booked_in_one_click_is_read_in_the_sites_own_time(alice
 
 
 @time_machine.travel(TUESDAY)
+def test_the_flag_page_offers_another_urgent_visit_once_the_first_was_cancelled(alice, patient):
+    flag = flag_for(patient)
+    client = signed_in(alice)
+    client.post(f"/staff/flags/{flag.pk}/urgent-visit/", {"booked_at": "2026-06-03T09:30"})
+    booked = client.get(f"/staff/flags/{flag.pk}/").content.decode()
+    flag.refresh_from_db()
+    flag.urgent_visit.cancel(by=alice)
+
+    cancelled = client.get(f"/staff/flags/{flag.pk}/").content.decode()
+
+    assert "Urgent visit: Booked" in booked and 'class="urgent-visit"' not in booked
+    assert "Urgent visit: Cancelled, " in cancelled  # and when it was to have been
+    assert "Book another urgent visit</button>" in cancelled
+
+
+@time_machine.travel(TUESDAY)
 def test_booking_from_today_refuses_a_time_far_in_the_past_and_books_nothing(alice, patient):
     visit = patient.visits.filter(status="planned").order_by("due_date").first()
     client = signed_in(alice)
