@@ -151,12 +151,17 @@ def _repoint(rows, protocol: Protocol) -> None:
 
 
 def _split(visits: list[Visit], today: date) -> tuple[list[Visit], list[Visit]]:
-    """Planned visits of a kind the protocol plans, still ahead, may be replaced; every
-    other visit is fixed. An urgent visit is staff's, for a lesion flag: no plan has it,
-    so it outlives every plan (booked or not)."""
+    """Planned visits of a kind the protocol plans, whose window has not opened yet, may
+    be replaced; every other visit is fixed.
+
+    A visit whose window is open is owed now: a new plan whose visit for that
+    month has a narrower window, already closed (a tier that rose), would
+    otherwise drop it and owe nothing until its next visit. An urgent visit is
+    staff's, for a lesion flag: no plan has it, so it outlives every plan.
+    """
     replaceable, fixed = [], []
     for visit in visits:
-        ahead = visit.status == Visit.Status.PLANNED and visit.window_end >= today
+        ahead = visit.status == Visit.Status.PLANNED and visit.window_start > today
         (replaceable if ahead and visit.kind in PLANNED_KINDS else fixed).append(visit)
     return replaceable, fixed
 

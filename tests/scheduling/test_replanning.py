@@ -54,6 +54,32 @@ def test_an_urgent_visit_not_yet_booked_outlives_every_new_plan(alice):
     assert Visit.objects.get(pk=urgent.pk).status == Visit.Status.PLANNED
 
 
+def test_a_visit_due_now_outlives_a_rise_in_tier_that_narrows_its_window():
+    """Standard: the month-6 clinic visit is due 15 July, +/- 28 days. On 5 August it is
+    due, not booked. HER2 turns out positive (high: 3-monthly, +/- 14 days, so that
+    month's window closed on 29 July): the visit owed now stays owed."""
+    with time_machine.travel("2026-02-01 12:00Z"):
+        patient = PatientFactory(
+            tier="standard", treatment_end_date=date(2026, 1, 15), enrolled_on=date(2026, 2, 1)
+        )
+    due_now = patient.visits.get(kind="clinic", due_date=date(2026, 7, 15))
+
+    with time_machine.travel("2026-08-05 12:00Z"):
+        patient.profile.her2 = "positive"
+        patient.profile.save()
+        reassess_and_replan([patient])
+
+    patient.refresh_from_db()
+    assert patient.risk_tier == "high"
+    due_now.refresh_from_db()
+    assert (due_now.status, due_now.window_end) == ("planned", date(2026, 8, 12))
+    clinic = patient.visits.filter(kind="clinic", status="planned").order_by("due_date")
+    assert list(clinic.values_list("due_date", flat=True)[:2]) == [
+        date(2026, 7, 15),
+        date(2026, 10, 15),  # the high tier's next, 3 months on
+    ]
+
+
 @time_machine.travel("2026-06-01 12:00Z")
 def test_a_withdrawn_patients_urgent_visit_is_cancelled_and_kept(alice):
     patient = PatientFactory(tier="standard")
