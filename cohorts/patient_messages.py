@@ -100,18 +100,19 @@ def sharers(message: Message, user) -> QuerySet[Patient]:
     return patients_for(user).filter(contact_id=message.contact_id, is_active=True)
 
 
-def assign_message(message: Message, request) -> Message:
+def assign_message(message: Message, request, among: QuerySet[Patient] | None = None) -> Message:
     """Give a message from a shared number to the patient the request names, and mark it read.
 
-    400 if that patient does not use the number; 409 if the message already
-    has a patient.
+    400 if that patient is not `among` (default: the user's active patients who
+    use the number now); 409 if the message already has a patient.
     """
     if message.subject_id is not None:
         raise AlreadyAssigned()
     payload = AssignSerializer(data=request.data, context={"request": request})
     payload.is_valid(raise_exception=True)
     patient = payload.validated_data["patient"]
-    if not sharers(message, request.user).filter(pk=patient.pk).exists():
+    among = sharers(message, request.user) if among is None else among
+    if not among.filter(pk=patient.pk).exists():
         raise serializers.ValidationError({"patient": "Not a patient using this number."})
     try:
         return assign_to(message, patient, request.user)

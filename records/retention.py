@@ -76,12 +76,16 @@ def due(part: str, today: date) -> QuerySet[Patient]:
 
 
 def held() -> Q:
-    """Patients with an unresolved flag: theirs, or one from their phone still without a patient."""
+    """Patients with an unresolved flag: theirs, or one still without a patient that may be
+    theirs (they are among its candidates: it came from a phone they used)."""
     theirs = Flag.objects.filter(patient=OuterRef("pk"), status__in=Flag.UNRESOLVED)
-    from_their_phone = Flag.objects.filter(
-        patient__isnull=True, message__contact=OuterRef("contact_id"), status__in=Flag.UNRESOLVED
-    )
-    return Q(Exists(theirs)) | Q(Exists(from_their_phone))
+    maybe_theirs = _waiting(Flag.candidates.through.objects.filter(patient=OuterRef("pk")))
+    return Q(Exists(theirs)) | Q(Exists(maybe_theirs))
+
+
+def _waiting(candidacies: QuerySet) -> QuerySet:
+    """Candidacies (`Flag.candidates`) of flags unresolved and still without a patient."""
+    return candidacies.filter(flag__patient__isnull=True, flag__status__in=Flag.UNRESOLVED)
 
 
 # --- What each part erases: the patients' ids in, the rows erased per patient out --------
@@ -286,9 +290,11 @@ def _note_holds(pending: dict[int, Pending]) -> None:
     for start in range(0, len(ids), BATCH_SIZE):
         chunk = ids[start : start + BATCH_SIZE]
         patients = Patient.objects.filter(pk__in=chunk).filter(held())
-        for pk, contact_id in patients.values_list("pk", "contact_id"):
-            flags = Flag.objects.filter(
-                Q(patient_id=pk) | Q(patient__isnull=True, message__contact_id=contact_id),
-                status__in=Flag.UNRESOLVED,
-            )
-            pending[pk].held_by = sorted(flags.values_list("pk", flat=True))
+        for pk in patients.values_list("pk", flat=True):
+            theirs = Flag.objects.filter(patient_id=pk, status__in=Flag.UNRESOLVED)
+            maybe = _waiting(Flag.candidates.through.objects.filter(patient_id=pk))
+            flag_ids = {
+                *theirs.values_list("pk", flat=True),
+                *maybe.values_list("flag_id", flat=True),
+            }
+            pending[pk].held_by = sorted(flag_ids)

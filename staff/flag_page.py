@@ -15,8 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit import trail
 from cohorts.access import can_resolve, cohorts_for
-from cohorts.patient_messages import assign_to, sharers
-from surveillance import lesions
+from cohorts.patient_messages import assign_to
+from surveillance import care_teams, lesions
 from surveillance.care_teams import in_cohorts
 from surveillance.models import Flag, LesionReport, Questionnaire
 from surveillance.serializers import ResolveFlagSerializer, UrgentVisitSerializer
@@ -67,7 +67,7 @@ def flag_page(request: HttpRequest, flag_id: int) -> HttpResponse:
         "earlier": [(each, answer_rows(each)) for each in earlier],
         "asking": report
         and Questionnaire.objects.filter(report=report, closed_at__isnull=True).exists(),
-        "candidates": [] if patient else list(sharers(flag.message, request.user)),
+        "candidates": list(care_teams.candidates(flag, request.user)),
         "outcomes": [
             (outcome, Flag.Outcome(outcome).label)
             for outcome in lesions.outcomes_for(request.user, flag)
@@ -146,9 +146,10 @@ def assign(request: HttpRequest, flag_id: int) -> HttpResponse:
     flag = _flag(request, flag_id)
     if flag.patient_id is not None:
         return refused(request, "This flag already has a patient.", status=409)
-    patient = sharers(flag.message, request.user).filter(pk=request.POST.get("patient")).first()
+    among = care_teams.candidates(flag, request.user)
+    patient = among.filter(pk=request.POST.get("patient")).first()
     if patient is None:
-        return refused(request, "Choose one of the patients who use this phone.")
+        return refused(request, "Choose one of the patients who used this phone.")
     try:
         assign_to(flag.message, patient, request.user)
     except ValueError as exc:

@@ -108,13 +108,13 @@ def with_patients(messages: list[Message]) -> list[Message]:
 
 def flags(user, cohorts, now: datetime) -> QuerySet:
     """Unresolved flags, least time left to their review deadline first: theirs by the
-    patient's cohort, or waiting on a number one of their patients uses (as
+    patient's cohort, or waiting with one of their patients among its candidates (as
     `care_teams.in_cohorts`, looked up per flag: the flags waiting are few)."""
     theirs = _patients(cohorts)
     mine = Exists(theirs.filter(pk=OuterRef("patient_id")))
-    on_their_number = Exists(theirs.filter(contact_id=OuterRef("message__contact_id")))
+    candidate = Flag.candidates.through.objects.filter(flag_id=OuterRef("pk"), patient__in=theirs)
     return (
-        Flag.objects.filter(Q(mine) | Q(on_their_number, patient__isnull=True))
+        Flag.objects.filter(Q(mine) | Q(Exists(candidate), patient__isnull=True))
         .filter(status__in=Flag.UNRESOLVED)
         .select_related("patient__cohort", "report")
         .order_by("review_due_at", "pk")

@@ -1,11 +1,13 @@
 """Whose care team looks after a flag: its patient's cohort, or, while a flag raised
-on a shared phone waits for its patient, the cohorts of every patient using that phone."""
+on a shared phone waits for its patient, the cohorts of every patient who used that phone
+when it was raised (its `candidates`)."""
 
 import operator
 from functools import reduce
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from cohorts.access import patients_for
 from cohorts.models import Cohort, Patient
 
 from .models import Flag
@@ -18,15 +20,22 @@ def sharers(contact_id: int) -> QuerySet[Patient]:
 
 
 def cohorts_of(flag: Flag) -> list[Cohort]:
-    """The cohorts whose care teams look after this flag (none if its phone's patients left)."""
+    """The cohorts whose care teams look after this flag."""
     if flag.patient_id is not None:
         return [flag.patient.cohort]
-    ids = sharers(flag.message.contact_id).values("cohort_id")
+    ids = flag.candidates.values("cohort_id")
     return list(Cohort.objects.filter(pk__in=ids).order_by("pk"))
 
 
+def candidates(flag: Flag, user) -> QuerySet[Patient]:
+    """Those of the user's patients whom a flag still waiting may be assigned to."""
+    if flag.patient_id is not None:
+        return Patient.objects.none()
+    return patients_for(user).filter(pk__in=flag.candidates.values("pk"))
+
+
 def in_cohorts(cohorts) -> Q:
-    """Flags of patients in `cohorts`, or waiting on a number one of their patients uses."""
+    """Flags of patients in `cohorts`, or waiting on a phone one of their patients used."""
     return reduce(operator.or_, cohort_parts(cohorts))
 
 
@@ -35,9 +44,11 @@ def cohort_parts(cohorts, *, every_cohort: bool = False) -> list[Q]:
     those still waiting for a patient. As one OR, PostgreSQL hashed every patient of the
     clinic to answer it. With `every_cohort` (an admin's), every patient's flag is one of
     theirs: no join to the patients at all."""
-    on_their_number = Exists(sharers(OuterRef("message__contact_id")).filter(cohort__in=cohorts))
+    candidate = Flag.candidates.through.objects.filter(
+        flag_id=OuterRef("pk"), patient__cohort__in=cohorts
+    )
     patients = Q(patient__isnull=False) if every_cohort else Q(patient__cohort__in=cohorts)
-    return [patients, Q(on_their_number, patient__isnull=True)]
+    return [patients, Q(Exists(candidate), patient__isnull=True)]
 
 
 def coordinators(flag: Flag) -> list:

@@ -160,25 +160,24 @@ def figures(cohorts: list, now) -> list[dict]:
 
 
 def _waiting_flags(cohorts, now) -> dict:
-    """Flags raised on a shared phone, not yet assigned: counted in each cohort using the phone.
+    """Flags raised on a shared phone, not yet assigned: counted in each cohort of their
+    candidates (`Flag.candidates`).
 
     They are few (they wait minutes to hours for a coordinator), so they are
     counted here rather than in SQL.
     """
     zones = {cohort.pk: ZoneInfo(cohort.timezone) for cohort in cohorts}
-    flags = list(
-        Flag.objects.filter(patient__isnull=True, status__in=Flag.UNRESOLVED).values_list(
-            "message__contact_id", "urgency", "review_due_at"
-        )
+    waiting = Flag.candidates.through.objects.filter(
+        flag__patient__isnull=True, flag__status__in=Flag.UNRESOLVED, patient__cohort__in=cohorts
     )
-    sharing = defaultdict(set)
-    for contact_id, cohort_id in Patient.objects.filter(
-        contact_id__in={flag[0] for flag in flags}, cohort__in=cohorts, is_active=True
-    ).values_list("contact_id", "cohort_id"):
-        sharing[contact_id].add(cohort_id)
+    flags = {}
+    for flag_id, cohort_id, urgency, due in waiting.values_list(
+        "flag_id", "patient__cohort_id", "flag__urgency", "flag__review_due_at"
+    ):
+        flags.setdefault(flag_id, (set(), urgency, due))[0].add(cohort_id)
     counts = defaultdict(lambda: defaultdict(int))
-    for contact_id, urgency, due in flags:
-        for cohort_id in sharing[contact_id]:
+    for cohort_ids, urgency, due in flags.values():
+        for cohort_id in cohort_ids:
             row = counts[cohort_id]
             row["flags_open"] += 1
             row["flags_urgent_open"] += urgency == Flag.Urgency.URGENT

@@ -1,11 +1,10 @@
 from rest_framework import serializers
 
-from cohorts.patient_messages import sharers
 from cohorts.serializers import PatientField
 from notifications.validators import validate_sms_safe
 from scheduling.serializers import plausible_appointment
 
-from . import lesions
+from . import care_teams, lesions
 from .models import Flag, LesionReport, Questionnaire
 from .triage import QUESTIONS, invalid_answers
 
@@ -14,7 +13,8 @@ class FlagSerializer(serializers.ModelSerializer):
     overdue = serializers.BooleanField(read_only=True)
     candidates = serializers.SerializerMethodField(
         help_text="A flag raised on a phone several patients share has no patient yet: the "
-        "patients of yours using that phone, one of whom a coordinator assigns it to."
+        "patients of yours who used that phone when it was raised, one of whom a "
+        "coordinator assigns it to."
     )
     questionnaire_open = serializers.SerializerMethodField(
         help_text="The patient is still answering the SMS questions: the report will grow."
@@ -54,7 +54,8 @@ class FlagSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if flag.patient_id is not None or request is None:
             return []
-        return list(sharers(flag.message, request.user).order_by("pk").values_list("pk", flat=True))
+        found = care_teams.candidates(flag, request.user).order_by("pk")
+        return list(found.values_list("pk", flat=True))
 
     def get_questionnaire_open(self, flag) -> bool:
         annotated = getattr(flag, "questionnaire_open", None)

@@ -9,8 +9,10 @@ once, without a patient (`Flag.message` says where it came from):
 - its urgency is the most urgent triage among the patients who use the
   number (a very-high-risk patient on that phone makes it urgent), its
   deadlines the earliest among their sites, counted from the message;
-- the coordinators of each of their cohorts see it, are alerted if it is
-  urgent and get its escalations;
+- its `candidates` are those patients: the coordinators of each of their
+  cohorts see it, are alerted if it is urgent and get its escalations, and
+  assign it to one of them, even after the phone stopped being shared (each
+  has a number of their own now, or left follow-up);
 - assigning the message (from the flag or the inbox) gives it to the
   patient's handlers: their report becomes this flag's report
   (`lesions.record_report`), and its urgency never falls.
@@ -52,6 +54,8 @@ def raise_flag(message: Message) -> str:
             "lead_escalation_due_at": min(each["lead_escalation_due_at"] for each in due),
         },
     )
+    if created:
+        flag.candidates.set(patients)
     if created and flag.urgency == Flag.Urgency.URGENT:
         transaction.on_commit(lambda: alert_urgent_flag.delay(flag.pk))
     return "shared_phone_flag"

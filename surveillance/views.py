@@ -11,7 +11,7 @@ from cohorts.access import can_resolve, cohorts_for, is_admin
 from cohorts.patient_messages import AssignSerializer, assign_message
 from scheduling.serializers import VisitSerializer
 
-from . import lesions
+from . import care_teams, lesions
 from .care_teams import cohort_parts
 from .filters import FlagFilter, LesionReportFilter
 from .models import Flag, LesionReport, Questionnaire
@@ -99,7 +99,7 @@ class FlagViewSet(
             return Response(
                 {"detail": "This flag already has a patient."}, status=status.HTTP_409_CONFLICT
             )
-        assign_message(flag.message, request)
+        assign_message(flag.message, request, among=care_teams.candidates(flag, request.user))
         return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(request=None, responses=FlagSerializer)

@@ -39,8 +39,8 @@ class Flag(models.Model):
     """A lesion report waiting for a clinician's review, due by `review_due_at`.
 
     A flag raised on a message from a phone several patients share has no
-    patient or report yet, only its `message`, until a coordinator says whose
-    it is (`surveillance.shared_phone`).
+    patient or report yet, only its `message` and its `candidates`, until a
+    coordinator says whose it is (`surveillance.shared_phone`).
     """
 
     class Urgency(models.TextChoices):
@@ -80,6 +80,14 @@ class Flag(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text="The message from a shared phone it was raised on, before it had a patient.",
+    )
+    candidates = models.ManyToManyField(
+        Patient,
+        blank=True,
+        related_name="+",
+        help_text="Raised on a shared phone: the patients using it then, one of whom the "
+        "report is from. Their care teams look after the flag until it has a patient, "
+        "whatever number each of them uses later, and withdrawn or not.",
     )
     urgency = models.CharField(max_length=7, choices=Urgency.choices)
     reasons = models.JSONField(default=list)

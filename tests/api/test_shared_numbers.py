@@ -1,21 +1,25 @@
 """A number two patients share: STOP stops it; what it says reaches both care teams,
 a lesion report is a flag at once, and one coordinator says whose it is in one step."""
 
+import importlib
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.apps import apps
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
 from notifications import inbound
 from notifications.models import Message
+from records import withdrawal
 from surveillance import alerts, escalation, lesions
 from surveillance.models import Flag, Questionnaire
 from tests.factories import CohortFactory, PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db]
+candidates_migration = importlib.import_module("surveillance.migrations.0003_flag_candidates")
 
 SHARED = "+12015550150"
 RED_FLAGS = {"location": "near_scar", "feel": "firm_lump", "colour": "purple", "itch": "no"}
@@ -262,3 +266,64 @@ def test_the_flag_list_counts_and_pages_its_two_parts_as_one(api, alice, bob, ad
     assert [row["id"] for row in api(bob).get(FLAGS).json()["results"]] == [waiting.pk]
     assert api(admin_user).get(FLAGS).json()["count"] == 3
     assert api(alice).get(FLAGS, {"unassigned": "false"}).json()["count"] == 2
+
+
+def test_a_waiting_flag_stays_with_its_care_teams_once_the_phone_is_no_longer_shared(
+    api, alice, bob, admin_user, world
+):
+    """Each patient gets a number of their own after the report came: it is still one of
+    theirs, and still to be said whose."""
+    with time_machine.travel("2026-06-01 15:00Z"):
+        flag = Flag.objects.get(message=receive("I found a lump near the scar"))
+    north, south = world["north"], world["south"]
+
+    with time_machine.travel("2026-06-01 16:00Z"):
+        for user, patient, phone in ((alice, north, "+12015550161"), (bob, south, "+12015550162")):
+            moved = api(user).patch(f"/api/v1/patients/{patient.pk}/", {"phone": phone})
+            assert moved.status_code == 200, moved.content
+        seen = {
+            user.username: [
+                (row["id"], row["candidates"]) for row in api(user).get(FLAGS).json()["results"]
+            ]
+            for user in (alice, bob, admin_user)
+        }
+        assigned = api(alice).post(f"{FLAGS}{flag.pk}/assign/", {"patient": north.pk})
+
+    assert seen == {
+        alice.username: [(flag.pk, [north.pk])],
+        bob.username: [(flag.pk, [south.pk])],
+        admin_user.username: [(flag.pk, [north.pk, south.pk])],
+    }
+    assert assigned.status_code == 200, assigned.content
+    flag.refresh_from_db()
+    assert (flag.patient, flag.report.patient) == (north, north)
+
+
+def test_a_waiting_flag_whose_patients_all_left_is_assigned_and_closed(api, admin_user, world):
+    with time_machine.travel("2026-06-01 15:00Z"):
+        flag = Flag.objects.get(message=receive("I found a lump near the scar"))
+    north = world["north"]
+
+    with time_machine.travel("2026-06-02 15:00Z"):
+        withdrawal.withdraw([north, world["south"]], "moved_away", timezone.localdate())
+        [row] = api(admin_user).get(FLAGS).json()["results"]
+        assigned = api(admin_user).post(f"{FLAGS}{flag.pk}/assign/", {"patient": north.pk})
+        closed = api(admin_user).post(
+            f"{FLAGS}{flag.pk}/resolve/", {"outcome": "patient_withdrawn"}
+        )
+
+    assert (row["id"], row["candidates"]) == (flag.pk, [north.pk, world["south"].pk])
+    assert (assigned.status_code, closed.status_code) == (200, 200), closed.content
+    flag.refresh_from_db()
+    assert (flag.patient, flag.status, flag.outcome) == (north, "resolved", "patient_withdrawn")
+
+
+def test_the_migration_gives_a_waiting_flag_its_phones_patients_as_candidates(world):
+    """Flags raised before `Flag.candidates` existed: the patients on the phone now."""
+    flag = Flag.objects.get(message=receive("I found a lump near the scar"))
+    flag.candidates.clear()
+    PatientFactory(cohort=world["north"].cohort, phone=SHARED, is_active=False)
+
+    candidates_migration.candidates_of_waiting_flags(apps, None)
+
+    assert set(flag.candidates.all()) == {world["north"], world["south"]}
