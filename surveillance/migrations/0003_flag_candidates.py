@@ -2,13 +2,21 @@ from django.db import migrations, models
 
 
 def candidates_of_waiting_flags(apps, schema_editor):
-    """A flag still waiting for its patient gets the patients who use its phone now: the
-    best record there is of who used it when the flag was raised."""
+    """A flag still waiting for its patient gets the patients who use its phone now; if
+    nobody active does any more (the flag was lost), whoever the patients' history shows
+    on that phone up to the message."""
     Flag = apps.get_model("surveillance", "Flag")
     Patient = apps.get_model("cohorts", "Patient")
+    History = apps.get_model("cohorts", "HistoricalPatient")
     waiting = Flag.objects.filter(patient__isnull=True, message__isnull=False)
     for flag in waiting.select_related("message").iterator():
-        sharers = Patient.objects.filter(contact_id=flag.message.contact_id, is_active=True)
+        phone = flag.message.contact_id
+        sharers = Patient.objects.filter(contact_id=phone, is_active=True)
+        if not sharers.exists():
+            on_it = History.objects.filter(
+                contact_id=phone, history_date__lte=flag.message.created_on
+            )
+            sharers = Patient.objects.filter(pk__in=on_it.values("id"))
         flag.candidates.set(sharers)
 
 

@@ -327,3 +327,19 @@ def test_the_migration_gives_a_waiting_flag_its_phones_patients_as_candidates(wo
     candidates_migration.candidates_of_waiting_flags(apps, None)
 
     assert set(flag.candidates.all()) == {world["north"], world["south"]}
+
+
+def test_the_migration_finds_a_lost_flags_patients_in_their_history(api, admin_user, world):
+    """A flag lost before the migration (both had new numbers): the history says who used
+    the phone when the message came."""
+    with time_machine.travel("2026-06-01 15:00Z"):
+        flag = Flag.objects.get(message=receive("I found a lump near the scar"))
+    with time_machine.travel("2026-06-01 16:00Z"):
+        for patient, phone in ((world["north"], "+12015550161"), (world["south"], "+12015550162")):
+            moved = api(admin_user).patch(f"/api/v1/patients/{patient.pk}/", {"phone": phone})
+            assert moved.status_code == 200, moved.content
+    flag.candidates.clear()
+
+    candidates_migration.candidates_of_waiting_flags(apps, None)
+
+    assert set(flag.candidates.all()) == {world["north"], world["south"]}
