@@ -60,7 +60,7 @@ def flag_page(request: HttpRequest, flag_id: int) -> HttpResponse:
     context = {
         "flag": flag,
         "patient": patient,
-        "zone": patient.cohort.timezone if patient else "UTC",
+        "zone": care_teams.zone(flag),
         "assessment": patient.latest_assessment if patient else None,
         "answers": answer_rows(report) if report else [],
         "photos": list(report.photos.order_by("pk")) if report else [],
@@ -128,7 +128,7 @@ def resolve(request: HttpRequest, flag_id: int) -> HttpResponse:
 @require_POST
 def urgent_visit(request: HttpRequest, flag_id: int) -> HttpResponse:
     flag = _flag(request, flag_id)
-    zone = flag.patient.cohort.timezone if flag.patient else "UTC"
+    zone = care_teams.zone(flag)
     payload = UrgentVisitSerializer(data=with_site_times(request.POST, zone, "booked_at"))
     if not payload.is_valid():
         return refused(request, first_error(payload.errors))

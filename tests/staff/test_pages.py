@@ -416,6 +416,7 @@ def test_a_flag_from_a_shared_phone_is_assigned_to_one_of_its_patients(alice, co
     flag = Flag.objects.get(patient__isnull=True)
     page = signed_in(alice).get(f"/staff/flags/{flag.pk}/").content.decode()
     assert "Whose report is it?" in page and "Ann" in page and "Ben" in page
+    assert "EDT (" in page and "UTC" not in page  # its deadline at its patients' site
 
     response = signed_in(alice).post(f"/staff/flags/{flag.pk}/assign/", {"patient": second.pk})
 
