@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from cohorts.models import Cohort
 from scheduling.models import Visit
+from scheduling.overdue import overdue_parts
 
 from .care_teams import in_cohorts
 from .models import DigestDelivery, Flag
@@ -82,7 +82,7 @@ def send_daily_digests(now: datetime) -> int:
                 )
             unresolved.update(flags_by_cohort[cohort_id])  # a shared phone's flag once
         digest.unresolved = sorted(unresolved, key=lambda row: (row[3], row[0]))
-        digest.overdue_visits = _overdue_visits(digest.cohort_ids, digest.day)
+        digest.overdue_visits = _overdue_visits(digest.cohort_ids, now)
         try:
             sent += _deliver(user, digest, now)
         except Exception:
@@ -90,14 +90,11 @@ def send_daily_digests(now: datetime) -> int:
     return sent
 
 
-def _overdue_visits(cohort_ids: list[int], today) -> int:
-    """Visits still owed whose window has ended, or marked missed (as the API's ?overdue)."""
-    return Visit.objects.filter(
-        Q(status=Visit.Status.MISSED)
-        | Q(status__in=[Visit.Status.PLANNED, Visit.Status.BOOKED], window_end__lt=today),
-        patient__cohort_id__in=cohort_ids,
-        patient__is_active=True,
-    ).count()
+def _overdue_visits(cohort_ids: list[int], now: datetime) -> int:
+    """The overdue visits the lists show (`scheduling.overdue`): each cohort's by its own
+    date, not the coordinator's, and a withdrawn patient's booked visit still counts."""
+    parts = overdue_parts(Cohort.objects.filter(pk__in=cohort_ids), now)
+    return sum(Visit.objects.filter(part).count() for part in parts)
 
 
 def _deliver(user, digest: _Digest, now: datetime) -> int:

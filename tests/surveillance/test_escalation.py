@@ -1,6 +1,6 @@
 """Urgent alerts, overdue escalation (once per level) and the daily digest."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from notifications.models import Message
 from notifications.sms_templates import DIAGNOSIS_WORDS
+from records import withdrawal
 from scheduling.models import Visit
 from surveillance import alerts, digest, escalation, lesions
 from surveillance.models import DigestDelivery, FlagEscalation, Holiday
@@ -379,6 +380,31 @@ def test_it_counts_flags_due_today_overdue_flags_and_overdue_visits(two_cohorts)
     overdue_part, today_part = email.body.split("Due today:")
     assert f"flag #{overdue.pk} (urgent" in overdue_part
     assert f"flag #{due_today.pk} (routine" in today_part
+
+
+def test_it_counts_the_overdue_visits_the_lists_show(two_cohorts, api):
+    """Each cohort's by its own date (Tokyo is a day ahead of New York), and a withdrawn
+    patient's booked visit, which staff must still cancel."""
+    alice, _, north, _ = two_cohorts
+    tokyo = CohortFactory(name="C", timezone="Asia/Tokyo", coordinators=[alice])
+    ended = {"kind": "clinic", "due_date": date(2026, 5, 20), "window_start": date(2026, 5, 6)}
+    there = PatientFactory(cohort=tokyo)
+    Visit.objects.create(patient=there, window_end=date(2026, 6, 1), **ended)  # Tokyo's 2 June
+    left = PatientFactory(cohort=north)
+    booked = Visit.objects.create(patient=left, window_end=date(2026, 5, 29), **ended)
+    Visit.objects.filter(pk=booked.pk).update(
+        status=Visit.Status.BOOKED,
+        booked_at=ny(2026, 5, 28, 9, 0),  # they never came
+    )
+    with time_machine.travel(ny(2026, 6, 1, 12, 0), tick=False):
+        withdrawal.withdraw(left, "moved_away", date(2026, 6, 1))
+        listed = api(alice).get("/api/v1/visits/", {"overdue": "true"}).json()["count"]
+    with time_machine.travel(ny(2026, 6, 1, 12, 0), tick=False):
+        assert digest.send_daily_digests(timezone.now()) == 1
+
+    [email] = emails_to(alice)
+    assert listed == 2
+    assert f"Overdue visits: {listed}" in email.body
 
 
 def test_it_sends_no_digest_when_nothing_is_open_and_not_later_that_day(two_cohorts):
